@@ -1,0 +1,97 @@
+"""Read the project's Airflow connections; fall back to the public services when one is absent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlparse
+
+from k2ingest.errors import InvalidInputError
+from k2ingest.settings import (
+    ARCHIVE_CONN_ID,
+    DEFAULT_ARCHIVE_URL,
+    DEFAULT_MAST_URL,
+    MAST_CONN_ID,
+    SOURCE_REGION,
+    SOURCE_S3_CONN_ID,
+)
+
+log = logging.getLogger(__name__)
+
+
+def get_connection_or_none(conn_id: str) -> Any:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+def http_base_url(conn: Any, conn_id: str) -> str:
+    """The base URL an HTTP connection describes: its host may be a full URL or a bare host name."""
+    host = (conn.host or "").strip().rstrip("/")
+    if "://" in host:
+        url = host
+    else:
+        scheme = next((s for s in (conn.schema, conn.conn_type) if s in ("http", "https")), "https")
+        url = f"{scheme}://{host}"
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInputError(f"connection {conn_id}", f"host {conn.host!r} is not an http(s) URL or host name")
+    if conn.port and parsed.port is None:
+        url = f"{parsed.scheme}://{parsed.hostname}:{conn.port}{parsed.path}"
+    return url.rstrip("/")
+
+
+def base_url(conn_id: str, default: str) -> str:
+    conn = get_connection_or_none(conn_id)
+    if conn is None:
+        log.info("No %r connection: using %s", conn_id, default)
+        return default
+    return http_base_url(conn, conn_id)
+
+
+def mast_base_url() -> str:
+    return base_url(MAST_CONN_ID, DEFAULT_MAST_URL)
+
+
+def archive_base_url() -> str:
+    return base_url(ARCHIVE_CONN_ID, DEFAULT_ARCHIVE_URL)
+
+
+def source_s3_hook() -> Any:
+    """S3Hook reading ``stpubdata``: the ``mast_public_s3`` connection, else anonymous in us-east-1.
+
+    Never the machine's default credentials: the public bucket is read unsigned.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    if get_connection_or_none(SOURCE_S3_CONN_ID) is not None:
+        return S3Hook(aws_conn_id=SOURCE_S3_CONN_ID)
+    log.info("No %r connection: reading the public bucket anonymously in %s", SOURCE_S3_CONN_ID, SOURCE_REGION)
+    return S3Hook(aws_conn_id=None, region_name=SOURCE_REGION, config=Config(signature_version=UNSIGNED))
+
+
+def dest_s3_hook(conn_id: str) -> Any:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    if get_connection_or_none(conn_id) is None:
+        raise InvalidInputError("dest_aws_conn_id", f"Airflow connection {conn_id!r} does not exist")
+    return S3Hook(aws_conn_id=conn_id)
+
+
+def endpoint_of(hook: Any) -> str | None:
+    """The S3 endpoint a hook talks to (None: AWS itself)."""
+    return hook.conn_config.endpoint_url
+
+
+def services_from_connections() -> Any:
+    """The clients of a run, from the Airflow connections (or the public defaults)."""
+    from k2ingest.pipeline import Services
+
+    return Services(mast_url=mast_base_url(), archive_url=archive_base_url(), source_hook=source_s3_hook(),
+                    dest_hook_factory=dest_s3_hook)

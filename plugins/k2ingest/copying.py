@@ -1,0 +1,253 @@
+"""Copy LLC files from the public bucket to the destination: verified, atomic, never twice.
+
+Local: stream into a hidden ``.part`` file beside the final name, verify, then rename.
+S3: a server-side copy when the destination's endpoint can read the source, otherwise stream through a
+verified local temporary file and upload it with boto3's transfer manager (S3 objects appear whole).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from k2ingest.destination import Destination
+from k2ingest.errors import InvalidInputError
+from k2ingest.keys import validate_source_key
+from k2ingest.mast import LightCurveFile
+from k2ingest.settings import SOURCE_BUCKET
+from k2ingest.verify import CHUNK, VerificationError, Verified, check_size, verify_file
+
+log = logging.getLogger(__name__)
+
+COPIED, PRESENT, ADOPTED, FAILED = "copied", "present", "adopted", "failed"
+ATTEMPTS = 3
+
+
+@dataclass
+class CopyResult:
+    """What happened to one file; ``copied`` and ``adopted`` files go into the catalog."""
+
+    file: LightCurveFile
+    status: str
+    destination_uri: str
+    size: int = 0
+    sha256: str = ""
+    fits_checksum: bool = False
+    method: str = ""
+    bytes_through_worker: int = 0
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["file"] = self.file.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CopyResult:
+        return cls(**{**data, "file": LightCurveFile.from_dict(data["file"])})
+
+
+class SourceBucket:
+    """Reads objects of the public bucket through an S3Hook's client."""
+
+    def __init__(self, hook: Any, bucket: str = SOURCE_BUCKET) -> None:
+        self.hook = hook
+        self.client = hook.get_conn()
+        self.bucket = bucket
+        self.endpoint = hook.conn_config.endpoint_url
+
+    def download(self, key: str, target: Path) -> int:
+        """Stream one object into ``target``; returns the object's listed length."""
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        length = int(response["ContentLength"])
+        body = response["Body"]
+        with open(target, "wb") as handle:
+            for chunk in body.iter_chunks(CHUNK):
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return length
+
+
+def _with_retries(action: Callable[[], CopyResult], what: str) -> CopyResult:
+    """Run ``action``; retry transient faults with capped exponential backoff and jitter."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return action()
+        except InvalidInputError:
+            raise
+        except Exception as err:  # S3 faults, resets and failed verifications are all retried
+            if attempt == ATTEMPTS:
+                raise
+            delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
+            log.warning("%s failed (attempt %d of %d), retrying in %.1fs: %s", what, attempt, ATTEMPTS, delay, err)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+class LocalWriter:
+    """Copies into a local folder; a file shows under its final name only once complete and verified."""
+
+    def __init__(self, destination: Destination, source: SourceBucket) -> None:
+        self.destination = destination
+        self.source = source
+        self.root = Path(destination.root).resolve()
+
+    def final_path(self, key: str) -> Path:
+        path = (self.root / validate_source_key(key)).resolve()
+        if not path.is_relative_to(self.root):
+            raise InvalidInputError("key", f"{key!r} would land outside the destination {self.root}")
+        return path
+
+    def existing_size(self, key: str) -> int | None:
+        path = self.final_path(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def copy(self, file: LightCurveFile) -> CopyResult:
+        final = self.final_path(file.source_key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(f".{final.name}.part-{uuid.uuid4().hex[:12]}")
+        try:
+            length = self.source.download(file.source_key, partial)
+            verified = verify_file(partial, {"MAST's size": file.mast_size, "the source's length": length})
+            os.replace(partial, final)
+            _fsync_dir(final.parent)
+        finally:
+            partial.unlink(missing_ok=True)
+        return _result(file, COPIED, self.destination, verified, "download", verified.size)
+
+    def adopt(self, file: LightCurveFile) -> CopyResult:
+        """Verify a file already at its final name that the catalog does not know; remove it if bad."""
+        final = self.final_path(file.source_key)
+        try:
+            verified = verify_file(final, {"MAST's size": file.mast_size})
+        except VerificationError:
+            final.unlink(missing_ok=True)
+            raise
+        return _result(file, ADOPTED, self.destination, verified, "adopted", 0)
+
+
+class S3Writer:
+    """Copies into an S3 bucket under a prefix, server-side when the destination can read the source."""
+
+    def __init__(self, destination: Destination, source: SourceBucket, dest_hook: Any) -> None:
+        self.destination = destination
+        self.source = source
+        self.hook = dest_hook
+        self.client = dest_hook.get_conn()
+        self.server_side = dest_hook.conn_config.endpoint_url == source.endpoint
+
+    def existing_size(self, key: str) -> int | None:
+        head = self.hook.head_object(key=self.destination.key(validate_source_key(key)),
+                                     bucket_name=self.destination.root)
+        return int(head["ContentLength"]) if head else None
+
+    def copy(self, file: LightCurveFile) -> CopyResult:
+        if self.server_side:
+            try:
+                return self._copy_server_side(file)
+            except Exception as err:
+                if not _is_access_denied(err):
+                    raise
+                log.info("Server-side copy refused (%s); streaming through the worker from now on", err)
+                self.server_side = False
+        return self._copy_streamed(file)
+
+    def _copy_server_side(self, file: LightCurveFile) -> CopyResult:
+        key = self.destination.key(file.source_key)
+        self.hook.copy_object(source_bucket_key=file.source_key, dest_bucket_key=key,
+                              source_bucket_name=self.source.bucket, dest_bucket_name=self.destination.root,
+                              acl_policy="no-acl", ChecksumAlgorithm="SHA256")
+        head = self.client.head_object(Bucket=self.destination.root, Key=key, ChecksumMode="ENABLED")
+        size = int(head["ContentLength"])
+        try:
+            check_size(size, file.mast_size, f"{file.source_key} against MAST's size")
+        except VerificationError:
+            self.client.delete_object(Bucket=self.destination.root, Key=key)
+            raise
+        sha256 = _hex_checksum(head.get("ChecksumSHA256", ""))
+        verified = Verified(size=size, sha256=sha256, fits_checksum=False)
+        return _result(file, COPIED, self.destination, verified, "server-side", 0)
+
+    def _copy_streamed(self, file: LightCurveFile) -> CopyResult:
+        with tempfile.TemporaryDirectory(prefix="k2ingest-") as scratch:
+            local = Path(scratch) / Path(file.source_key).name
+            length = self.source.download(file.source_key, local)
+            verified = verify_file(local, {"MAST's size": file.mast_size, "the source's length": length})
+            self.hook.load_file(str(local), key=self.destination.key(file.source_key),
+                                bucket_name=self.destination.root, replace=True, acl_policy="no-acl")
+        return _result(file, COPIED, self.destination, verified, "streamed", verified.size)
+
+    def adopt(self, file: LightCurveFile) -> CopyResult:
+        key = self.destination.key(file.source_key)
+        with tempfile.TemporaryDirectory(prefix="k2ingest-") as scratch:
+            local = Path(scratch) / Path(key).name
+            self.client.download_file(self.destination.root, key, str(local))
+            try:
+                verified = verify_file(local, {"MAST's size": file.mast_size})
+            except VerificationError:
+                self.client.delete_object(Bucket=self.destination.root, Key=key)
+                raise
+        return _result(file, ADOPTED, self.destination, verified, "adopted", 0)
+
+
+Writer = LocalWriter | S3Writer
+
+
+def copy_files(files: Iterable[LightCurveFile], writer: Writer, cataloged: dict[str, int],
+               threads: int) -> list[CopyResult]:
+    """Copy every file not already at the destination, ``threads`` at a time; failures are results too."""
+    def one(file: LightCurveFile) -> CopyResult:
+        try:
+            return _with_retries(lambda: _copy_one(file, writer, cataloged), file.source_key)
+        except Exception as err:
+            log.error("Giving up on %s: %s", file.source_key, err)
+            return CopyResult(file=file, status=FAILED, destination_uri=writer.destination.uri(file.source_key),
+                              error=f"{type(err).__name__}: {err}")
+
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="copy") as pool:
+        return list(pool.map(one, files))
+
+
+def _copy_one(file: LightCurveFile, writer: Writer, cataloged: dict[str, int]) -> CopyResult:
+    uri = writer.destination.uri(file.source_key)
+    size = writer.existing_size(file.source_key)
+    if size == file.mast_size:
+        if cataloged.get(uri) == size:
+            return CopyResult(file=file, status=PRESENT, destination_uri=uri, size=size, method="skipped")
+        return writer.adopt(file)
+    return writer.copy(file)
+
+
+def _result(file: LightCurveFile, status: str, destination: Destination, verified: Verified, method: str,
+            moved: int) -> CopyResult:
+    return CopyResult(file=file, status=status, destination_uri=destination.uri(file.source_key),
+                      size=verified.size, sha256=verified.sha256, fits_checksum=verified.fits_checksum,
+                      method=method, bytes_through_worker=moved)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _hex_checksum(b64: str) -> str:
+    return base64.b64decode(b64).hex() if b64 else ""
+
+
+def _is_access_denied(err: Exception) -> bool:
+    code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch")

@@ -1,0 +1,47 @@
+"""Test set-up: an isolated Airflow home on SQLite, the DAGs of this repo, and the offline stand-ins.
+
+Airflow reads its configuration when first imported, so the environment is set here, before any test
+module imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_HOME = Path(tempfile.mkdtemp(prefix="k2ingest-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+    "K2INGEST_RETRY_DELAY_SECONDS": "0.2",
+    "K2INGEST_HTTP_TIMEOUT": "5",
+})
+for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
+    del os.environ[name]  # only the stand-ins' connections, never the machine's
+sys.path.insert(0, str(REPO / "plugins"))
+sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    from airflow.utils import db
+
+    db.initdb()
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def ingest_dag(airflow_db):  # noqa: ANN001, ANN201
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag("k2_lightcurve_ingest")
