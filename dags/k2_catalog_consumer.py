@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import dag, task
+
 from k2ingest.assets import CATALOG_ASSET
 
 

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
 from k2ingest.assets import CATALOG_ASSET
 from k2ingest.params import param_specs
 from k2ingest.settings import DAG_ID, MAST_POOL, retry_delay
+
 
 def _services():
     from k2ingest.connections import services_from_connections

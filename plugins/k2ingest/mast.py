@@ -7,8 +7,8 @@ import warnings
 from dataclasses import asdict, dataclass
 
 from k2ingest.errors import InvalidInputError, ServiceReplyError
-from k2ingest.sessions import TimeoutSession
 from k2ingest.keys import campaign_of, epic_of, source_key_from_data_uri, validate_source_key
+from k2ingest.sessions import TimeoutSession
 from k2ingest.settings import HTTP_TIMEOUT_SECONDS
 from k2ingest.targets import Target
 

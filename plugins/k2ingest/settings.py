@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 DAG_ID = "k2_lightcurve_ingest"
@@ -33,8 +34,6 @@ def default_destination() -> str:
     return str(Path(airflow_home) / "data" / "k2_lightcurves")
 
 
-def retry_delay() -> "timedelta":
+def retry_delay() -> timedelta:
     """First delay before a failed task is retried (doubling each time); tests shorten it."""
-    from datetime import timedelta
-
     return timedelta(seconds=float(os.environ.get("K2INGEST_RETRY_DELAY_SECONDS", "30")))
