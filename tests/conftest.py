@@ -45,3 +45,14 @@ def ingest_dag(airflow_db):  # noqa: ANN001, ANN201
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag("k2_lightcurve_ingest")
+
+
+@pytest.fixture(scope="module")
+def standins():  # noqa: ANN201
+    """The three stand-ins over 8 known hosts + 1 host MAST does not know, wired in as Airflow connections."""
+    from tests.standins import Standins
+
+    with Standins(n_hosts=8, unknown_to_mast=1) as running, pytest.MonkeyPatch.context() as patch:
+        for name, value in running.airflow_env().items():
+            patch.setenv(name, value)
+        yield running

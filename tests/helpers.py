@@ -1,0 +1,71 @@
+"""Helpers the end-to-end tests share: run the DAG, read its results, compare the destination."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tests.standins import Standins
+
+DAG_ID = "k2_lightcurve_ingest"
+CATALOG = "_catalog"
+
+
+def run_dag(dag: Any, conf: dict, logical_date: datetime | None = None) -> Any:
+    """One in-process run of the DAG (``dag.test``), as a manual trigger with ``conf`` does."""
+    return dag.test(logical_date=logical_date, run_conf=conf)
+
+
+def task_states(dag_run: Any) -> dict[str, str]:
+    states = {}
+    for ti in dag_run.get_task_instances():
+        name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+        states[name] = str(getattr(ti.state, "value", ti.state))
+    return states
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(XComModel.get_many(run_id=dag_run.run_id, key=key, task_ids=task_id,
+                                                 dag_ids=dag_run.dag_id)).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def summary(dag_run: Any) -> dict:
+    value = xcom(dag_run, "summarize_run")
+    assert value is not None, f"no summary; task states: {task_states(dag_run)}"
+    return value
+
+
+def expected_files(standins: Standins, hostnames: list[str] | None = None) -> dict[str, bytes]:
+    """Bucket key -> bytes of every LLC file of the given hosts (default: all confirmed hosts)."""
+    universe = standins.universe
+    hosts = universe.confirmed_hosts() if hostnames is None else [universe.host_by_name(n) for n in hostnames]
+    return {f.key: universe.fits_bytes(f) for h in hosts for f in h.files}
+
+
+def local_files(root: Path) -> dict[str, bytes]:
+    """Relative path -> bytes of every file under ``root`` but the catalog."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and CATALOG not in p.relative_to(root).parts}
+
+
+def s3_files(standins: Standins, bucket: str, prefix: str) -> dict[str, bytes]:
+    client = standins.s3.client(signed=True)
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for item in page.get("Contents", []):
+            key = item["Key"][len(prefix) + 1:]
+            if not key.startswith(CATALOG + "/"):
+                found[key] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return found
+
+
+def read_local_catalog(root: Path, table: str = "files") -> pd.DataFrame:
+    return pd.read_parquet(root / CATALOG / f"{table}.parquet")

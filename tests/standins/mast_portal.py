@@ -1,0 +1,162 @@
+"""A local MAST Portal: the HTTP endpoints astroquery's ``Observations`` and a pipeline use.
+
+* ``POST /api/v0/invoke``  (form ``request=<url-encoded JSON>``): ``Mast.Caom.Filtered``,
+  ``Mast.Caom.Products``, with ``pagesize``/``page`` paging.
+* ``POST /portal/Mashup/Mashup.asmx/columnsconfig`` (form ``colConfigId=<service>``).
+* ``GET /api/v0.1/path_lookup/?uri=...&uri=...``
+* ``GET|HEAD /api/v0.1/Download/file?uri=<dataURI>`` (LLC files only; other products 404).
+
+Counters, latency and faults can be changed at any time, from any thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from typing import Any
+
+from ._server import BackgroundServer, Reply, Request, serve
+from .faults import FaultQueue, RequestCounter
+from .mast_query import ServiceError, caom_filtered, caom_products, columns_config, paged_reply
+from .universe import Universe, bucket_path_for_uri
+
+INVOKE_PATH = "/api/v0/invoke"
+COLUMNS_CONFIG_PATH = "/portal/Mashup/Mashup.asmx/columnsconfig"
+PATH_LOOKUP_PATH = "/api/v0.1/path_lookup/"
+DOWNLOAD_PATH = "/api/v0.1/Download/file"
+FAULT_KINDS = frozenset({"http503", "http500", "hang", "malformed_json", "executing", "error_status"})
+_SERVICES = {"Mast.Caom.Filtered": caom_filtered, "Mast.Caom.Products": caom_products}
+_LABELS = {COLUMNS_CONFIG_PATH: "columnsconfig", PATH_LOOKUP_PATH: "path_lookup", DOWNLOAD_PATH: "download"}
+
+
+class MastPortalStandin:
+    """Serve ``universe`` as MAST does. Request labels (for counters and faults): the invoked
+    service name (``Mast.Caom.Filtered``...), ``columnsconfig``, ``path_lookup``, ``download``."""
+
+    def __init__(self, universe: Universe, *, latency_s: float = 0.0, hang_s: float = 30.0, port: int = 0) -> None:
+        self.universe = universe
+        self.latency_s = latency_s
+        self.hang_s = hang_s
+        self.invocations: list[dict[str, Any]] = []  # decoded JSON of every /invoke request
+        self._faults = FaultQueue(FAULT_KINDS)
+        self._counter = RequestCounter()
+        self._stopping = threading.Event()
+        self._known_uris = {p.data_uri for p in universe.products}
+        self._server: BackgroundServer | None = serve(self._handle, "mast-standin", port)
+
+    # --- public knobs -------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def request_count(self) -> int:
+        return self._counter.total
+
+    @property
+    def requests_by_service(self) -> Counter[str]:
+        return self._counter.by_label
+
+    @property
+    def faults_fired(self) -> Counter[str]:
+        return self._faults.fired
+
+    def reset_counters(self) -> None:
+        self._counter.reset()
+        self._faults.fired.clear()
+        self.invocations.clear()
+
+    def add_fault(self, kind: str, times: int = 1, service: str | None = None) -> None:
+        """Make the next ``times`` requests labelled ``service`` (any if None) fail with ``kind``."""
+        self._faults.add(kind, times, service)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._stopping.set()  # wakes sleeping "hang" faults and latencies
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> MastPortalStandin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- request handling ---------------------------------------------------------------
+    def _handle(self, request: Request) -> Reply:
+        invoke = _decode_invoke(request) if request.path == INVOKE_PATH else None
+        label = (invoke or {}).get("service") or _LABELS.get(request.path, request.path)
+        self._counter.count(label)
+        if invoke is not None:
+            self.invocations.append(invoke)
+        if self.latency_s:
+            self._stopping.wait(self.latency_s)
+        fault = self._faults.take(lambda kind, match: match is None or match == label)
+        if fault == "hang":
+            self._stopping.wait(self.hang_s)
+        elif fault is not None:
+            return _fault_reply(fault)
+        return self._route(request, invoke)
+
+    def _route(self, request: Request, invoke: dict[str, Any] | None) -> Reply:
+        if request.path == INVOKE_PATH:
+            return self._invoke(invoke)
+        if request.path == COLUMNS_CONFIG_PATH:
+            config_id = request.form().get("colConfigId", [""])[0]
+            return _json_reply(columns_config(config_id))
+        if request.path == PATH_LOOKUP_PATH:
+            return _json_reply({uri: self._path_lookup(uri) for uri in request.query.get("uri", [])})
+        if request.path == DOWNLOAD_PATH:
+            return self._download(request.query.get("uri", [""])[0])
+        return Reply(404, b"Not Found", "text/plain")
+
+    def _invoke(self, invoke: dict[str, Any] | None) -> Reply:
+        if invoke is None:
+            return _json_reply({"status": "ERROR", "msg": "Could not parse the request parameter."})
+        service = _SERVICES.get(invoke.get("service", ""))
+        if service is None:
+            return _json_reply({"status": "ERROR", "msg": f"Unknown service: {invoke.get('service')}"})
+        try:
+            rows, fields = service(self.universe, invoke.get("params") or {})
+        except ServiceError as err:
+            return _json_reply({"status": "ERROR", "msg": str(err)})
+        return _json_reply(paged_reply(rows, fields, invoke.get("pagesize") or 50000, invoke.get("page") or 1))
+
+    def _path_lookup(self, uri: str) -> dict[str, Any]:
+        path = bucket_path_for_uri(uri) if uri in self._known_uris else None
+        return {"status_code": 200 if path else 404, "path": path}
+
+    def _download(self, uri: str) -> Reply:
+        file = self.universe.file_by_uri(uri)
+        if file is None:
+            return Reply(404, f"File not found: {uri}".encode(), "text/plain")
+        headers = {"Content-Disposition": f'attachment; filename="{file.filename}"'}
+        return Reply(200, self.universe.fits_bytes(file), "application/octet-stream", headers)
+
+
+def _decode_invoke(request: Request) -> dict[str, Any] | None:
+    try:
+        decoded = json.loads(request.form()["request"][0])
+    except (KeyError, IndexError, ValueError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _json_reply(payload: Any, status: int = 200) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), "application/json; charset=utf-8")
+
+
+def _fault_reply(kind: str) -> Reply:
+    if kind == "http503":
+        return Reply(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html")
+    if kind == "http500":
+        return Reply(500, b"<html><body><h1>500 Internal Server Error</h1></body></html>", "text/html")
+    if kind == "malformed_json":
+        return Reply(200, b'{"status": "COMPLETE", "msg": "", "data": [{"obsid": 95', "application/json")
+    if kind == "executing":
+        return _json_reply({"status": "EXECUTING", "msg": "", "data": [], "fields": []})
+    return _json_reply({"status": "ERROR", "msg": "Injected error from the MAST stand-in."})

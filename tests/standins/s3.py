@@ -1,0 +1,249 @@
+"""A local S3 (the public ``stpubdata`` bucket) built on moto's server.
+
+moto's WSGI app (what ``ThreadedMotoServer`` runs) is served by werkzeug on 127.0.0.1
+behind a small middleware adding request counts, latency and faults:
+
+* ``http500``  - 500 ``InternalError`` S3 XML error (botocore retries it),
+* ``slowdown`` - 503 ``SlowDown`` S3 XML error (botocore retries it),
+* ``reset``    - on a GET of an object: full ``Content-Length`` sent, then the connection
+  is closed after half the body.
+
+Like AWS, anonymous clients may list and read ``stpubdata`` but write nothing, and no
+client may write to ``stpubdata`` (403 ``AccessDenied``) except the stand-in itself
+(``put_object``). Other buckets are private to the dummy ``testing`` credentials.
+
+moto keeps its state in process-global backends: run one S3 stand-in per process at a
+time (starting one resets moto's state). moto reads a whole object into memory per GET;
+the middleware itself does not buffer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO
+from urllib.parse import unquote
+
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import ThreadedWSGIServer
+
+from ._server import HOST, BackgroundServer, ConnectionTrackingMixin
+from .faults import FaultQueue, RequestCounter
+from .universe import Universe
+
+PUBLIC_BUCKET = "stpubdata"
+REGION = "us-east-1"
+FAULT_KINDS = frozenset({"http500", "slowdown", "reset"})
+_ERRORS = {
+    "http500": ("500 Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
+    "slowdown": ("503 Slow Down", "SlowDown", "Please reduce your request rate."),
+    "denied": ("403 Forbidden", "AccessDenied", "Access Denied"),
+}
+_WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
+_ADMIN_HEADER = "x-standin-admin"
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class _WsgiServer(ConnectionTrackingMixin, ThreadedWSGIServer):
+    pass
+
+
+class S3Standin:
+    """moto S3 on 127.0.0.1 holding every Universe file at its key in ``stpubdata``."""
+
+    def __init__(self, universe: Universe | None = None, *, latency_s: float = 0.0, port: int = 0) -> None:
+        self.latency_s = latency_s
+        self._faults = FaultQueue(FAULT_KINDS)
+        self._counter = RequestCounter()
+        self._stopping = threading.Event()
+        app = _Middleware(DomainDispatcherApplication(create_backend_app), self)
+        server = _WsgiServer(HOST, port, app, handler=_QuietHandler)
+        self._server: BackgroundServer | None = BackgroundServer(server, "s3-standin")
+        self._client = self.client(signed=True)
+        self._client.meta.events.register("before-sign.s3", _mark_as_admin)
+        try:
+            self._post(f"{self.endpoint_url}/moto-api/reset")
+            if universe is not None:
+                self.create_bucket(PUBLIC_BUCKET, public_read=True)
+                self._upload_universe(universe)
+        except BaseException:
+            self.stop()
+            raise
+        self.reset_counters()
+
+    # --- public API -----------------------------------------------------------------------
+    @property
+    def endpoint_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def request_count(self) -> int:
+        return self._counter.total
+
+    @property
+    def requests_by_method(self) -> Counter[str]:
+        return self._counter.by_label
+
+    @property
+    def faults_fired(self) -> Counter[str]:
+        return self._faults.fired
+
+    def reset_counters(self) -> None:
+        self._counter.reset()
+        self._faults.fired.clear()
+
+    def add_fault(self, kind: str, times: int = 1, key_substring: str | None = None) -> None:
+        """Make the next ``times`` matching requests (path contains ``key_substring``) fail."""
+        self._faults.add(kind, times, key_substring)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def client(self, *, signed: bool = False, **config: Any):
+        """A boto3 S3 client for this endpoint (anonymous unless ``signed``, keys testing/testing)."""
+        if not signed:
+            config.setdefault("signature_version", UNSIGNED)
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing", config=Config(**config))
+
+    def create_bucket(self, name: str, *, public_read: bool = False) -> None:
+        """Create a bucket; ``public_read`` adds a policy letting anonymous clients list and read."""
+        self._client.create_bucket(Bucket=name)
+        if public_read:
+            self._client.put_bucket_policy(Bucket=name, Policy=json.dumps(_public_read_policy(name)))
+
+    def put_object(self, key: str, data: bytes | BinaryIO, bucket: str = PUBLIC_BUCKET) -> None:
+        """Store ``data`` at ``key``; a file object is streamed (multipart when large)."""
+        fileobj = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+        self._client.upload_fileobj(fileobj, bucket, key)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._stopping.set()
+            self._server.stop()
+            self._server = None
+            self._client.close()
+
+    def __enter__(self) -> S3Standin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- internals ------------------------------------------------------------------------
+    def _upload_universe(self, universe: Universe) -> None:
+        def upload(file) -> None:
+            self._client.put_object(Bucket=PUBLIC_BUCKET, Key=file.key, Body=universe.fits_bytes(file))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(upload, universe.files))
+
+    @staticmethod
+    def _post(url: str) -> None:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=30):
+            pass
+
+    def _before_request(self, method: str, path: str) -> str | None:
+        """Count, wait the latency, and return the fault to apply (if any)."""
+        self._counter.count(method)
+        if self.latency_s:
+            self._stopping.wait(self.latency_s)
+        is_object_get = method == "GET" and "/" in path.strip("/")
+
+        def applies(kind: str, match: str | None) -> bool:
+            return (match is None or match in path) and (kind != "reset" or is_object_get)
+
+        return self._faults.take(applies)
+
+
+def _mark_as_admin(request: Any, **_: Any) -> None:
+    request.headers[_ADMIN_HEADER] = "1"
+
+
+def _public_read_policy(bucket: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+        # moto checks anonymous HEADs against "s3:HeadObject" (AWS itself uses s3:GetObject).
+        "Action": ["s3:GetObject", "s3:HeadObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }]}
+
+
+class _Middleware:
+    """WSGI wrapper: counters, latency and faults in front of moto's app."""
+
+    def __init__(self, app: Callable, owner: S3Standin) -> None:
+        self._app = app
+        self._owner = owner
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        path = unquote(environ.get("PATH_INFO", ""))
+        if path.startswith("/moto-api"):
+            return self._app(environ, start_response)
+        method = environ["REQUEST_METHOD"]
+        fault = self._owner._before_request(method, path)
+        if method in _WRITE_METHODS and not _may_write(environ, path):
+            return _error_response("denied", path, start_response)
+        if fault in _ERRORS:
+            return _error_response(fault, path, start_response)
+        if fault == "reset":
+            return _cut_short(self._app, environ, start_response)
+        return self._app(environ, start_response)
+
+
+def _may_write(environ: dict[str, Any], path: str) -> bool:
+    """Like AWS: no anonymous writes, and nobody but the stand-in itself writes to stpubdata."""
+    if environ.get("HTTP_X_STANDIN_ADMIN") == "1":
+        return True
+    signed = "HTTP_AUTHORIZATION" in environ or "X-Amz-Signature" in environ.get("QUERY_STRING", "")
+    return signed and path.strip("/").split("/", 1)[0] != PUBLIC_BUCKET
+
+
+def _error_response(kind: str, path: str, start_response: Callable) -> list[bytes]:
+    status, code, message = _ERRORS[kind]
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<Resource>{path}</Resource><RequestId>STANDIN0000000000</RequestId></Error>").encode()
+    start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _cut_short(app: Callable, environ: dict[str, Any], start_response: Callable) -> Iterator[bytes]:
+    """Send the real headers (full Content-Length), half the body, then drop the connection."""
+    headers: dict[str, str] = {}
+
+    def capture(status: str, response_headers: list, exc_info: Any = None) -> Callable:
+        headers.update((k.lower(), v) for k, v in response_headers)
+        return start_response(status, response_headers, exc_info)
+
+    body = app(environ, capture)
+    limit = max(1, int(headers.get("content-length", "2")) // 2)
+    sent = 0
+    try:
+        for chunk in body:
+            if sent + len(chunk) >= limit:
+                yield chunk[: limit - sent]
+                break
+            sent += len(chunk)
+            yield chunk
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
