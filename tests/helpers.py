@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,14 @@ CATALOG = "_catalog"
 
 
 def run_dag(dag: Any, conf: dict, logical_date: datetime | None = None) -> Any:
-    """One in-process run of the DAG (``dag.test``), as a manual trigger with ``conf`` does."""
-    return dag.test(logical_date=logical_date, run_conf=conf)
+    """One in-process run of the DAG (``dag.test``), as a manual trigger with ``conf`` does.
+
+    Every param is passed: ``dag.test`` keeps an earlier run's conf in the DAG object's params.
+    """
+    from k2ingest.params import param_specs
+
+    defaults = {name: spec["default"] for name, spec in param_specs().items()}
+    return dag.test(logical_date=logical_date, run_conf={**defaults, **conf})
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
@@ -69,3 +76,7 @@ def s3_files(standins: Standins, bucket: str, prefix: str) -> dict[str, bytes]:
 
 def read_local_catalog(root: Path, table: str = "files") -> pd.DataFrame:
     return pd.read_parquet(root / CATALOG / f"{table}.parquet")
+
+
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()

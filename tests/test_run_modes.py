@@ -1,0 +1,177 @@
+"""Scheduled, backfill and manual runs: incremental windows, the catalog, crash recovery and the Asset."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pendulum
+
+from k2ingest import catalog as cat
+from k2ingest.catalog import Catalog
+from k2ingest.connections import services_from_connections
+from k2ingest.copying import copy_files
+from k2ingest.destination import parse_destination
+from k2ingest.mast import LightCurveFile
+from k2ingest.params import RunParams
+from k2ingest.pipeline import RunInfo, find, plan
+from tests.helpers import (
+    expected_files,
+    local_files,
+    read_local_catalog,
+    run_dag,
+    sha256_hex,
+    summary,
+    task_states,
+)
+
+FIRST_DAY = date(2026, 11, 20)  # build_universe's default start: rowupdates spread over 5 days from here
+
+
+def assert_catalog_matches_destination(root: Path) -> None:
+    files = local_files(root)
+    table = read_local_catalog(root)
+    assert table["destination_uri"].is_unique
+    assert sorted(table["source_key"]) == sorted(files)
+    for row in table.itertuples():
+        content = files[row.source_key]
+        assert (row.size, row.sha256) == (len(content), sha256_hex(content))
+
+
+def day_run(dag, day: date, conf: dict):  # noqa: ANN001, ANN201
+    """A run whose data interval is [day, day + 1): what the scheduler or a backfill creates for ``day``.
+
+    ``dag.test`` infers a manual run's interval as the day before its logical date, so it is given ``day + 1``.
+    """
+    logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC") + timedelta(days=1)
+    return run_dag(dag, conf, logical_date=logical)
+
+
+def test_scheduled_windows_are_adjacent_daily_intervals(ingest_dag):
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    timetable = coerce_to_core_timetable(ingest_dag.timetable)
+    restriction = TimeRestriction(earliest=pendulum.datetime(2026, 11, 20, tz="UTC"), latest=None, catchup=True)
+    interval, windows = None, []
+    for _ in range(5):
+        info = timetable.next_dagrun_info(last_automated_data_interval=interval, restriction=restriction)
+        interval = info.data_interval
+        windows.append((interval.start, interval.end))
+    for (start, end), (next_start, _) in zip(windows, windows[1:], strict=False):
+        assert end - start == timedelta(days=1)
+        assert next_start == end  # no gap, no overlap
+
+
+def test_consecutive_daily_runs_process_each_days_targets_exactly_once(ingest_dag, standins, tmp_path):
+    universe = standins.universe
+    done: set[str] = set()
+    first_run_of: dict[int, str] = {}
+    for offset in range(5):
+        day = FIRST_DAY + timedelta(days=offset)
+        standins.tap.reset_counters()
+        run = day_run(ingest_dag, day, {"destination": str(tmp_path)})
+        result = summary(run)
+        assert str(run.state) == "success", task_states(run)
+
+        todays = {h.hostname for h in universe.confirmed_hosts(day) if h.known_to_mast} - done
+        assert result["targets_planned"] == len(todays) + len(
+            [h for h in universe.confirmed_hosts(day) if not h.known_to_mast])
+        assert result["copied"] == sum(len(universe.host_by_name(n).files) for n in todays)
+        assert any(f"rowupdate >= '{day.isoformat()}'" in q for q in standins.tap.queries)
+        done |= todays
+        first_run_of |= {universe.host_by_name(n).epic_id: run.run_id for n in todays}
+        assert local_files(tmp_path) == expected_files(standins, sorted(done))
+        assert_catalog_matches_destination(tmp_path)
+    assert local_files(tmp_path) == expected_files(standins)
+    table = read_local_catalog(tmp_path)
+    assert dict(zip(table["epic_id"], table["run_id"], strict=True)) == first_run_of  # each file once, by its day
+
+
+def test_rerunning_an_interval_changes_nothing(ingest_dag, standins, tmp_path):
+    day = FIRST_DAY + timedelta(days=1)
+    first = summary(day_run(ingest_dag, day, {"destination": str(tmp_path)}))
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    again = summary(day_run(ingest_dag, day, {"destination": str(tmp_path)}))
+    assert first["copied"] > 0 and again["copied"] == 0 and again["bytes_through_worker"] == 0
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.suffix == ".fits"} == {
+        p: m for p, m in before.items() if p.suffix == ".fits"}
+
+
+def test_manual_run_without_logical_date_and_with_targets(ingest_dag, standins, tmp_path):
+    host = standins.universe.confirmed_hosts()[2]
+    run = run_dag(ingest_dag, {"destination": str(tmp_path), "targets": [host.hostname]})
+    assert run.logical_date is None
+    assert str(run.state) == "success", task_states(run)
+    assert local_files(tmp_path) == expected_files(standins, [host.hostname])
+
+
+def test_full_refresh_reconciles_a_damaged_destination(ingest_dag, standins, tmp_path):
+    summary(run_dag(ingest_dag, {"destination": str(tmp_path)}))
+    files = sorted(tmp_path.rglob("*.fits"))
+    files[0].unlink()
+    files[1].write_bytes(files[1].read_bytes()[:-2880])  # truncated: a different size
+
+    plain = summary(run_dag(ingest_dag, {"destination": str(tmp_path)}))
+    assert plain["copied"] == 0  # without full_refresh, complete targets are not asked again
+    refresh = summary(run_dag(ingest_dag, {"destination": str(tmp_path), "full_refresh": True}))
+    assert refresh["copied"] == 2 and refresh["failed"] == 0
+    assert local_files(tmp_path) == expected_files(standins)
+    assert_catalog_matches_destination(tmp_path)
+
+
+def test_run_killed_between_copying_and_recording_is_completed_without_duplicates(ingest_dag, standins, tmp_path):
+    params = {"destination": str(tmp_path), "targets_per_batch": 50}
+    services = services_from_connections()
+    planned = plan(params, RunInfo(run_id="crashed"), services)  # marks its targets pending
+    listing = find(planned["batches"][0], services)
+    files = [LightCurveFile.from_dict(f) for f in listing["files"]]
+    copied = copy_files(files, services.writer(RunParams.parse(params)), {}, threads=4)  # then the crash
+    assert copied and all(r.status == "copied" for r in copied)
+    assert not (tmp_path / "_catalog" / "files.parquet").exists()
+
+    result = summary(run_dag(ingest_dag, {"destination": str(tmp_path)}))
+    assert result["adopted"] == len(copied) and result["copied"] == 0 and result["bytes_through_worker"] == 0
+    assert local_files(tmp_path) == expected_files(standins)
+    assert_catalog_matches_destination(tmp_path)
+    states = Catalog(parse_destination(str(tmp_path))).read(cat.TARGETS_TABLE)
+    assert set(states["status"]) <= {cat.COMPLETE, cat.NOT_FOUND}
+
+
+def asset_events_of(run_id: str) -> list:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(
+            AssetModel.name == "k2_lightcurve_catalog", AssetEvent.source_run_id == run_id)
+        events = session.scalars(query).all()
+        session.expunge_all()
+        return events
+
+
+def test_asset_event_only_when_new_files_land_and_the_consumer_reads_them(ingest_dag, standins, tmp_path):
+    from k2ingest.consumer import new_files_of_events
+
+    first = run_dag(ingest_dag, {"destination": str(tmp_path)})
+    first_events = asset_events_of(first.run_id)
+    new = new_files_of_events(first_events)
+    second = run_dag(ingest_dag, {"destination": str(tmp_path)})
+
+    assert len(first_events) == 1
+    assert first_events[0].extra["new_files"] == len(expected_files(standins))
+    assert sorted(new["source_key"]) == sorted(expected_files(standins))
+    assert asset_events_of(second.run_id) == []
+    assert task_states(second)["publish_catalog"] == "skipped"
+    assert str(second.state) == "success"
+
+
+def test_catalog_is_plain_parquet_readable_by_pandas(ingest_dag, standins, tmp_path):
+    import pandas as pd
+
+    summary(run_dag(ingest_dag, {"destination": str(tmp_path)}))
+    table = pd.read_parquet(tmp_path / "_catalog" / "files.parquet")
+    assert set(cat.FILE_COLUMNS) <= set(table.columns)
+    assert table["ingested_at"].notna().all() and (table["run_id"] != "").all()
+    assert datetime.now().year >= table["ingested_at"].max().year
