@@ -15,6 +15,9 @@ from k2ingest.params import param_specs
 from k2ingest.settings import DAG_ID, MAST_POOL, retry_delay
 
 
+WINDOWED_RUN_TYPES = ("scheduled", "backfill")
+
+
 def _services():
     from k2ingest.connections import services_from_connections
 
@@ -29,11 +32,17 @@ def _present(results) -> list[dict]:
 
 
 def _run_info():
+    """Scheduled and backfill runs work on their data interval; manual runs never do (even with a logical date)."""
     from k2ingest.pipeline import RunInfo
 
     context = get_current_context()
-    return RunInfo(run_id=context["run_id"], interval_start=context.get("data_interval_start"),
-                   interval_end=context.get("data_interval_end"))
+    run_type = context["dag_run"].run_type
+    windowed = str(getattr(run_type, "value", run_type)) in WINDOWED_RUN_TYPES
+    return RunInfo(
+        run_id=context["run_id"],
+        interval_start=context.get("data_interval_start") if windowed else None,
+        interval_end=context.get("data_interval_end") if windowed else None,
+    )
 
 
 @dag(

@@ -26,6 +26,41 @@ def run_dag(dag: Any, conf: dict, logical_date: datetime | None = None) -> Any:
     return dag.test(logical_date=logical_date, run_conf={**defaults, **conf})
 
 
+def run_dag_for_interval(dag: Any, conf: dict, day: datetime, run_type: str = "scheduled") -> Any:
+    """A run of type ``scheduled`` or ``backfill`` for the interval [day, day + 1 day), run by ``dag.test``.
+
+    ``dag.test`` always creates a manual run; this swaps in a run of the given type with the logical date
+    and data interval the scheduler (or ``airflow backfill create``) gives the day, then runs it the same way.
+    """
+    from unittest import mock
+
+    import pendulum
+    from airflow.models import dagrun as dagrun_module
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+
+    start = pendulum.instance(day, tz="UTC")
+    kind = DagRunType(run_type)
+
+    def create_run(*, dag, logical_date, data_interval, run_after, conf, triggered_by,  # noqa: ANN001, ANN202
+                   triggering_user_name, start_date, session, run_id):
+        from sqlalchemy import select
+
+        earlier = session.scalar(select(dagrun_module.DagRun).where(
+            dagrun_module.DagRun.dag_id == dag.dag_id, dagrun_module.DagRun.logical_date == start))
+        if earlier is not None:  # a rerun of the interval replaces the run, as dag.test does
+            session.delete(earlier)
+            session.commit()
+        return dag.create_dagrun(
+            run_id=dagrun_module.DagRun.generate_run_id(run_type=kind, logical_date=start, run_after=start),
+            logical_date=start, data_interval=(start, start.add(days=1)), run_after=start.add(days=1),
+            conf=conf, run_type=kind, triggered_by=triggered_by, triggering_user_name=triggering_user_name,
+            state=DagRunState.RUNNING, start_date=start_date, session=session)
+
+    with mock.patch.object(dagrun_module, "get_or_create_dagrun", create_run):
+        return run_dag(dag, conf, logical_date=start)
+
+
 def task_states(dag_run: Any) -> dict[str, str]:
     states = {}
     for ti in dag_run.get_task_instances():

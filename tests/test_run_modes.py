@@ -20,6 +20,7 @@ from tests.helpers import (
     local_files,
     read_local_catalog,
     run_dag,
+    run_dag_for_interval,
     sha256_hex,
     summary,
     task_states,
@@ -38,13 +39,9 @@ def assert_catalog_matches_destination(root: Path) -> None:
         assert (row.size, row.sha256) == (len(content), sha256_hex(content))
 
 
-def day_run(dag, day: date, conf: dict):  # noqa: ANN001, ANN201
-    """A run whose data interval is [day, day + 1): what the scheduler or a backfill creates for ``day``.
-
-    ``dag.test`` infers a manual run's interval as the day before its logical date, so it is given ``day + 1``.
-    """
-    logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC") + timedelta(days=1)
-    return run_dag(dag, conf, logical_date=logical)
+def day_run(dag, day: date, conf: dict, run_type: str = "scheduled"):  # noqa: ANN001, ANN201
+    """The run the scheduler (or a backfill) creates for ``day``: logical date ``day``, interval [day, day + 1)."""
+    return run_dag_for_interval(dag, conf, datetime(day.year, day.month, day.day), run_type)
 
 
 def test_scheduled_windows_are_adjacent_daily_intervals(ingest_dag):
@@ -63,16 +60,17 @@ def test_scheduled_windows_are_adjacent_daily_intervals(ingest_dag):
         assert next_start == end  # no gap, no overlap
 
 
-def test_consecutive_daily_runs_process_each_days_targets_exactly_once(ingest_dag, standins, tmp_path):
+def test_backfill_runs_of_consecutive_days_process_each_days_targets_exactly_once(ingest_dag, standins, tmp_path):
     universe = standins.universe
     done: set[str] = set()
     first_run_of: dict[int, str] = {}
     for offset in range(5):
         day = FIRST_DAY + timedelta(days=offset)
         standins.tap.reset_counters()
-        run = day_run(ingest_dag, day, {"destination": str(tmp_path)})
+        run = day_run(ingest_dag, day, {"destination": str(tmp_path)}, run_type="backfill")
         result = summary(run)
         assert str(run.state) == "success", task_states(run)
+        assert (str(run.run_type), run.data_interval_start.date()) == ("backfill", day)
 
         todays = {h.hostname for h in universe.confirmed_hosts(day) if h.known_to_mast} - done
         assert result["targets_planned"] == len(todays) + len(
@@ -96,6 +94,13 @@ def test_rerunning_an_interval_changes_nothing(ingest_dag, standins, tmp_path):
     assert first["copied"] > 0 and again["copied"] == 0 and again["bytes_through_worker"] == 0
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.suffix == ".fits"} == {
         p: m for p, m in before.items() if p.suffix == ".fits"}
+
+
+def test_manual_run_with_a_logical_date_and_no_targets_takes_every_missing_host(ingest_dag, standins, tmp_path):
+    run = run_dag(ingest_dag, {"destination": str(tmp_path)}, logical_date=pendulum.datetime(2026, 11, 22, tz="UTC"))
+    assert str(run.state) == "success", task_states(run)
+    assert summary(run)["mode"] == "all confirmed K2 hosts"  # the UI fills a logical date: still everything
+    assert local_files(tmp_path) == expected_files(standins)
 
 
 def test_manual_run_without_logical_date_and_with_targets(ingest_dag, standins, tmp_path):
