@@ -84,7 +84,14 @@ def parse_csv_table(text: str, required: tuple[str, ...] = ()) -> list[dict[str,
         raise ServiceReplyError(f"Exoplanet Archive TAP sent HTML instead of CSV: {text[:200].strip()!r}")
     if text and not text.endswith("\n"):
         raise ServiceReplyError("Exoplanet Archive TAP reply is truncated (its last line is incomplete)")
-    reader = csv.reader(io.StringIO(text))
+    try:
+        return _csv_rows(text, required)
+    except csv.Error as err:  # a NUL byte, a stray quote or carriage return, a huge field...
+        raise ServiceReplyError(f"Exoplanet Archive TAP sent a malformed CSV table: {err}") from None
+
+
+def _csv_rows(text: str, required: tuple[str, ...]) -> list[dict[str, str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -92,6 +99,8 @@ def parse_csv_table(text: str, required: tuple[str, ...] = ()) -> list[dict[str,
     missing = [c for c in required if c not in header]
     if missing:
         raise ServiceReplyError(f"Exoplanet Archive TAP reply lacks columns {missing}; header was {header}")
+    if len(set(header)) != len(header):
+        raise ServiceReplyError(f"Exoplanet Archive TAP reply repeats a column name; header was {header}")
     rows = []
     for number, values in enumerate(reader, start=2):
         if len(values) != len(header):

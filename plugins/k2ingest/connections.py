@@ -11,6 +11,7 @@ from k2ingest.settings import (
     ARCHIVE_CONN_ID,
     DEFAULT_ARCHIVE_URL,
     DEFAULT_MAST_URL,
+    HTTP_TIMEOUT_SECONDS,
     MAST_CONN_ID,
     SOURCE_REGION,
     SOURCE_S3_CONN_ID,
@@ -61,19 +62,40 @@ def archive_base_url() -> str:
     return base_url(ARCHIVE_CONN_ID, DEFAULT_ARCHIVE_URL)
 
 
-def source_s3_hook() -> Any:
-    """S3Hook reading ``stpubdata``: the ``mast_public_s3`` connection, else anonymous in us-east-1.
+def source_s3_config(config_kwargs: dict | None = None) -> Any:
+    """botocore Config of the source client: always unsigned, with timeouts and capped, jittered retries.
 
-    Never the machine's default credentials: the public bucket is read unsigned.
+    ``config_kwargs`` (a connection's extra) may change the timeouts or retries, never the signing:
+    the public bucket is read anonymously, so no credential (the connection's, or the machine's
+    default chain) ever signs a request to it.
     """
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    if get_connection_or_none(SOURCE_S3_CONN_ID) is not None:
-        return S3Hook(aws_conn_id=SOURCE_S3_CONN_ID)
+    settings = {
+        "connect_timeout": HTTP_TIMEOUT_SECONDS,
+        "read_timeout": HTTP_TIMEOUT_SECONDS,
+        # "standard": exponential backoff with full jitter, capped at 20 s; throttling (SlowDown) retried
+        "retries": {"mode": "standard", "total_max_attempts": 5},
+        **(config_kwargs or {}),
+        "signature_version": UNSIGNED,
+    }
+    return Config(**settings)
+
+
+def source_s3_hook() -> Any:
+    """S3Hook reading ``stpubdata``: the ``mast_public_s3`` connection, else anonymous in us-east-1.
+
+    Never signed, whatever the connection holds: see :func:`source_s3_config`.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    conn = get_connection_or_none(SOURCE_S3_CONN_ID)
+    if conn is not None:
+        config_kwargs = dict((conn.extra_dejson or {}).get("config_kwargs") or {})
+        return S3Hook(aws_conn_id=SOURCE_S3_CONN_ID, config=source_s3_config(config_kwargs))
     log.info("No %r connection: reading the public bucket anonymously in %s", SOURCE_S3_CONN_ID, SOURCE_REGION)
-    return S3Hook(aws_conn_id=None, region_name=SOURCE_REGION, config=Config(signature_version=UNSIGNED))
+    return S3Hook(aws_conn_id=None, region_name=SOURCE_REGION, config=source_s3_config())
 
 
 def dest_s3_hook(conn_id: str) -> Any:

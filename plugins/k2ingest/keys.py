@@ -13,15 +13,16 @@ from k2ingest.errors import InvalidInputError
 DATA_URI_PREFIX = "mast:K2/url/missions/k2/lightcurves/"
 KEY_PREFIX = "k2/public/lightcurves/"
 
-# c<N>/<EPIC[:4]>00000/<EPIC[4:6]>000/ktwo<EPIC>-c<NN>_llc.fits
+# c<N>/<EPIC[:4]>00000/<EPIC[4:6]>000/ktwo<EPIC>-c<NN>_llc.fits, matched whole (fullmatch: "$" would
+# also accept a trailing newline) and in ASCII only ("\d" alone accepts any script's digits, e.g. "٣").
 _RELATIVE_PATH = re.compile(
-    r"^c(?P<folder>\d{1,3})/(?P<d1>\d{4})00000/(?P<d2>\d{2})000/"
-    r"ktwo(?P<epic>\d{9})-c(?P<campaign>\d{2,3})_llc\.fits$"
+    r"c(?P<folder>[0-9]{1,3})/(?P<d1>[0-9]{4})00000/(?P<d2>[0-9]{2})000/"
+    r"ktwo(?P<epic>[0-9]{9})-c(?P<campaign>[0-9]{2,3})_llc\.fits"
 )
 
 
 def _match(relative_path: str, field: str) -> re.Match:
-    match = _RELATIVE_PATH.match(relative_path)
+    match = _RELATIVE_PATH.fullmatch(relative_path) if isinstance(relative_path, str) else None
     if not match:
         raise InvalidInputError(field, f"{relative_path!r} is not the path of a K2 long-cadence light curve")
     epic = match.group("epic")
@@ -34,7 +35,7 @@ def _match(relative_path: str, field: str) -> re.Match:
 
 def source_key_from_data_uri(data_uri: str) -> str:
     """``mast:K2/url/missions/k2/lightcurves/c3/...`` -> ``k2/public/lightcurves/c3/...``."""
-    if not data_uri.startswith(DATA_URI_PREFIX):
+    if not isinstance(data_uri, str) or not data_uri.startswith(DATA_URI_PREFIX):
         raise InvalidInputError("dataURI", f"{data_uri!r} is not a K2 light-curve dataURI")
     relative = data_uri[len(DATA_URI_PREFIX):]
     _match(relative, "dataURI")
@@ -43,7 +44,7 @@ def source_key_from_data_uri(data_uri: str) -> str:
 
 def validate_source_key(key: str) -> str:
     """Return the key if it is a well-formed K2 LLC key in the public bucket; raise otherwise."""
-    if not key.startswith(KEY_PREFIX):
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
         raise InvalidInputError("key", f"{key!r} is not under {KEY_PREFIX}")
     _match(key[len(KEY_PREFIX):], "key")
     return key

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 LONG_CADENCE_SECONDS = 1800.0
 LONG_CADENCE_RANGE = [1799.0, 1801.0]  # t_exptime is continuous: a single value is silently ignored
+# A whole query may last this many request timeouts: 4 tries of a request (3 retries) plus their backoff.
+QUERY_BUDGET_TIMEOUTS = 5
 
 
 @dataclass(frozen=True)
@@ -73,14 +75,17 @@ class MastClient:
         self.observations._session = self.session
         portal = self.observations._portal_api_connection
         portal._session = self.session
-        portal.TIMEOUT = timeout
+        # astroquery's TIMEOUT is not a request's timeout but the limit of a whole query (all its pages,
+        # EXECUTING polls and, through our session, retries): equal to one request's timeout, a hang that
+        # the retry got past still failed the query. One request's timeout is the session's.
+        portal.TIMEOUT = QUERY_BUDGET_TIMEOUTS * timeout
         portal.MAST_REQUEST_URL = f"{self.base_url}/api/v0/invoke"
         portal.COLUMNS_CONFIG_URL = f"{self.base_url}/portal/Mashup/Mashup.asmx/columnsconfig"
         portal.MAST_DOWNLOAD_URL = f"{self.base_url}/api/v0.1/Download/file"
         portal.MAST_BUNDLE_URL = f"{self.base_url}/api/v0.1/Download/bundle"
         service = self.observations._service_api_connection
         service._session = self.session
-        service.TIMEOUT = timeout
+        service.TIMEOUT = QUERY_BUDGET_TIMEOUTS * timeout
         service.SERVICE_URL = self.base_url
         service.REQUEST_URL = f"{self.base_url}/api/v0.1/"
         service.MAST_DOWNLOAD_URL = f"{self.base_url}/api/v0.1/Download/file"
@@ -144,8 +149,23 @@ class MastClient:
             campaign=campaign_of(key),
             source_key=key,
             data_uri=data_uri,
-            mast_size=int(row["size"]),
+            mast_size=_product_size(row, data_uri),
             obs_id=str(row["obs_id"]),
             obsid=str(row["obsID"]),
             product_filename=key.rsplit("/", 1)[-1],
         )
+
+
+def _product_size(row, data_uri: str) -> int:  # noqa: ANN001 (an astropy Row)
+    """The product's size in bytes: a file is verified against it, so a missing or odd one is an error.
+
+    (Not a skip: the target would then count as complete without its file.)
+    """
+    value = row["size"]
+    try:
+        size = int(value) if not getattr(value, "mask", False) and float(value) == int(value) else -1
+    except (TypeError, ValueError, OverflowError):
+        size = -1
+    if size <= 0:
+        raise ServiceReplyError(f"MAST product {data_uri} has no usable size ({value!r})")
+    return size

@@ -86,7 +86,7 @@ class RunParams:
 def _conn_id(value: Any) -> str:
     import re
 
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_.\-]+$", value):
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,250}", value):
         raise InvalidInputError("dest_aws_conn_id", f"{value!r} is not a connection id")
     return value
 

@@ -9,10 +9,11 @@ from k2ingest.errors import InvalidInputError
 
 # EPIC ids of K2 targets are 9 digits, 201000001..251813738 in the published catalog.
 EPIC_MIN, EPIC_MAX = 200_000_000, 299_999_999
-_EPIC_TEXT = re.compile(r"^(?:EPIC[ _-]?|ktwo)?(\d+)$", re.IGNORECASE)
+# Matched whole (fullmatch) and in ASCII: "\d" alone would take any script's digits.
+_EPIC_TEXT = re.compile(r"(?:EPIC[ _-]?|ktwo)?([0-9]+)", re.IGNORECASE | re.ASCII)
 _LOOKS_LIKE_EPIC = re.compile(r"^(?:EPIC|ktwo)", re.IGNORECASE)
 # Host names as the archive spells them: "K2-18", "HD 3167", "BD+20 594", "EPIC 211945201".
-_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+\-]{0,63}$")
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+\-]{0,63}")
 
 
 @dataclass(frozen=True, order=True)
@@ -45,7 +46,7 @@ def mast_target_name(epic_id: int) -> str:
 
 def parse_epic_id(text: str, field: str = "targets") -> int:
     """Read an EPIC id written as ``201367065``, ``EPIC 201367065`` or ``ktwo201367065``."""
-    match = _EPIC_TEXT.match(str(text).strip())
+    match = _EPIC_TEXT.fullmatch(str(text).strip())
     if not match:
         raise InvalidInputError(field, f"{text!r} is not an EPIC id (expected 9 digits, e.g. 'EPIC 201367065')")
     value = int(match.group(1))
@@ -65,7 +66,7 @@ def is_epic_like(text: str) -> bool:
 def validate_host_name(text: str, field: str = "targets") -> str:
     """A host name safe to send to the archive and MAST; anything else is refused by name."""
     name = str(text).strip()
-    if not _HOST_NAME.match(name):
+    if not _HOST_NAME.fullmatch(name):
         raise InvalidInputError(
             field,
             f"{text!r} is not a valid host name (letters, digits, space and . _ + - only, at most 64 characters)",

@@ -7,6 +7,12 @@
 * ``GET|HEAD /api/v0.1/Download/file?uri=<dataURI>`` (LLC files only; other products 404).
 
 Counters, latency and faults can be changed at any time, from any thread.
+
+Extras for reliability and security tests (off by default, so the replies above are unchanged):
+``add_product`` injects crafted product rows (any dataURI, size...) into ``Mast.Caom.Products``
+replies; a fault's ``service`` may be ``"target:<text>"`` to fail only requests whose JSON
+contains ``<text>`` (one batch); ``retry_after`` adds a ``Retry-After`` header to 503 faults;
+``authorization_headers`` records every ``Authorization`` header received.
 """
 
 from __future__ import annotations
@@ -18,8 +24,16 @@ from typing import Any
 
 from ._server import BackgroundServer, Reply, Request, serve
 from .faults import FaultQueue, RequestCounter
-from .mast_query import ServiceError, caom_filtered, caom_products, columns_config, paged_reply
-from .universe import Universe, bucket_path_for_uri
+from .mast_query import (
+    PRODUCT_FIELDS,
+    ServiceError,
+    caom_filtered,
+    caom_products,
+    columns_config,
+    paged_reply,
+    product_row,
+)
+from .universe import Product, Universe, bucket_path_for_uri
 
 INVOKE_PATH = "/api/v0/invoke"
 COLUMNS_CONFIG_PATH = "/portal/Mashup/Mashup.asmx/columnsconfig"
@@ -39,6 +53,9 @@ class MastPortalStandin:
         self.latency_s = latency_s
         self.hang_s = hang_s
         self.invocations: list[dict[str, Any]] = []  # decoded JSON of every /invoke request
+        self.authorization_headers: list[str] = []  # every Authorization header received
+        self.retry_after: str | None = None  # when set, sent as Retry-After with "http503" faults
+        self._extra_products: list[dict[str, Any]] = []
         self._faults = FaultQueue(FAULT_KINDS)
         self._counter = RequestCounter()
         self._stopping = threading.Event()
@@ -74,6 +91,23 @@ class MastPortalStandin:
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def add_product(self, obsid: str, data_uri: str, *, size: int | None = 1000, subgroup: str = "LLC",
+                    **fields: Any) -> dict[str, Any]:
+        """Serve one more ``Mast.Caom.Products`` row for ``obsid`` (crafted: nothing checks it).
+
+        ``fields`` override any column of the row (``productFilename``, ``obs_id``...); the
+        row is returned. Removed by :meth:`clear_products`.
+        """
+        filename = data_uri.rsplit("/", 1)[-1]
+        product = Product(str(obsid), fields.pop("obs_id", "crafted"), filename, data_uri, subgroup,
+                          "crafted by a test", size or 0)
+        row = {**product_row(product), "size": size, **fields}
+        self._extra_products.append(row)
+        return row
+
+    def clear_products(self) -> None:
+        self._extra_products.clear()
+
     def stop(self) -> None:
         if self._server is not None:
             self._stopping.set()  # wakes sleeping "hang" faults and latencies
@@ -93,13 +127,25 @@ class MastPortalStandin:
         self._counter.count(label)
         if invoke is not None:
             self.invocations.append(invoke)
+        if "authorization" in request.headers:
+            self.authorization_headers.append(request.headers["authorization"])
         if self.latency_s:
             self._stopping.wait(self.latency_s)
-        fault = self._faults.take(lambda kind, match: match is None or match == label)
+        text = json.dumps(invoke) if invoke is not None else ""
+
+        def applies(kind: str, match: str | None) -> bool:
+            if match is not None and match.startswith("target:"):
+                return match[len("target:"):] in text
+            return match is None or match == label
+
+        fault = self._faults.take(applies)
         if fault == "hang":
             self._stopping.wait(self.hang_s)
         elif fault is not None:
-            return _fault_reply(fault)
+            reply = _fault_reply(fault)
+            if fault == "http503" and self.retry_after is not None:
+                reply.headers["Retry-After"] = self.retry_after
+            return reply
         return self._route(request, invoke)
 
     def _route(self, request: Request, invoke: dict[str, Any] | None) -> Reply:
@@ -124,6 +170,9 @@ class MastPortalStandin:
             rows, fields = service(self.universe, invoke.get("params") or {})
         except ServiceError as err:
             return _json_reply({"status": "ERROR", "msg": str(err)})
+        if fields is PRODUCT_FIELDS and self._extra_products:
+            wanted = {x.strip() for x in str((invoke.get("params") or {}).get("obsid", "")).split(",")}
+            rows = rows + [r for r in self._extra_products if str(r["obsID"]) in wanted]
         return _json_reply(paged_reply(rows, fields, invoke.get("pagesize") or 50000, invoke.get("page") or 1))
 
     def _path_lookup(self, uri: str) -> dict[str, Any]:

@@ -7,6 +7,13 @@ behind a small middleware adding request counts, latency and faults:
 * ``slowdown`` - 503 ``SlowDown`` S3 XML error (botocore retries it),
 * ``reset``    - on a GET of an object: full ``Content-Length`` sent, then the connection
   is closed after half the body.
+* ``short``    - on a GET of an object: a well-formed reply holding only the first half of the
+  object (its Content-Length says so too), as a cache serving a short copy would.
+
+Extras for reliability and security tests (off by default): ``body_delay_s`` sends object
+bodies in 8 KiB pieces with that pause between them (a copy can be caught half-way), and
+``request_log`` records each request's method, path, Host and ``Authorization`` headers and
+whether it was presigned.
 
 Like AWS, anonymous clients may list and read ``stpubdata`` but write nothing, and no
 client may write to ``stpubdata`` (403 ``AccessDenied``) except the stand-in itself
@@ -42,7 +49,8 @@ from .universe import Universe
 
 PUBLIC_BUCKET = "stpubdata"
 REGION = "us-east-1"
-FAULT_KINDS = frozenset({"http500", "slowdown", "reset"})
+FAULT_KINDS = frozenset({"http500", "slowdown", "reset", "short"})
+_PIECE = 8192
 _ERRORS = {
     "http500": ("500 Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
     "slowdown": ("503 Slow Down", "SlowDown", "Please reduce your request rate."),
@@ -66,6 +74,9 @@ class S3Standin:
 
     def __init__(self, universe: Universe | None = None, *, latency_s: float = 0.0, port: int = 0) -> None:
         self.latency_s = latency_s
+        self.body_delay_s = 0.0
+        self.request_log: list[dict[str, Any]] = []
+        self._log_lock = threading.Lock()
         self._faults = FaultQueue(FAULT_KINDS)
         self._counter = RequestCounter()
         self._stopping = threading.Event()
@@ -104,6 +115,8 @@ class S3Standin:
     def reset_counters(self) -> None:
         self._counter.reset()
         self._faults.fired.clear()
+        with self._log_lock:
+            self.request_log.clear()
 
     def add_fault(self, kind: str, times: int = 1, key_substring: str | None = None) -> None:
         """Make the next ``times`` matching requests (path contains ``key_substring``) fail."""
@@ -156,6 +169,14 @@ class S3Standin:
         with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"), timeout=30):
             pass
 
+    def _log_request(self, method: str, path: str, environ: dict[str, Any]) -> None:
+        query = environ.get("QUERY_STRING", "")
+        entry = {"method": method, "path": path, "host": environ.get("HTTP_HOST", ""),
+                 "authorization": environ.get("HTTP_AUTHORIZATION"),
+                 "presigned": "X-Amz-Signature" in query, "copy_source": environ.get("HTTP_X_AMZ_COPY_SOURCE")}
+        with self._log_lock:
+            self.request_log.append(entry)
+
     def _before_request(self, method: str, path: str) -> str | None:
         """Count, wait the latency, and return the fault to apply (if any)."""
         self._counter.count(method)
@@ -164,9 +185,46 @@ class S3Standin:
         is_object_get = method == "GET" and "/" in path.strip("/")
 
         def applies(kind: str, match: str | None) -> bool:
-            return (match is None or match in path) and (kind != "reset" or is_object_get)
+            return (match is None or match in path) and (kind not in ("reset", "short") or is_object_get)
 
         return self._faults.take(applies)
+
+
+def _half_object(app: Callable, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+    """A complete, well-formed reply holding only the first half of the object."""
+    captured: dict[str, Any] = {}
+
+    def capture(status: str, response_headers: list, exc_info: Any = None) -> Callable:
+        captured.update(status=status, headers=response_headers)
+        return lambda data: None
+
+    body_iter = app(environ, capture)
+    try:
+        body = b"".join(body_iter)
+    finally:
+        if hasattr(body_iter, "close"):
+            body_iter.close()
+    if not captured["status"].startswith("200"):
+        start_response(captured["status"], captured["headers"])
+        return [body]
+    half = body[: len(body) // 2]
+    headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("content-length", "etag", "content-md5")
+               and not k.lower().startswith("x-amz-checksum")]
+    start_response(captured["status"], [*headers, ("Content-Length", str(len(half)))])
+    return [half]
+
+
+def _trickle(body: Iterable[bytes], owner: S3Standin) -> Iterator[bytes]:
+    """Yield the body in small pieces with ``owner.body_delay_s`` between them."""
+    try:
+        for chunk in body:
+            for start in range(0, len(chunk), _PIECE):
+                yield chunk[start:start + _PIECE]
+                if owner._stopping.wait(owner.body_delay_s):
+                    return
+    finally:
+        if hasattr(body, "close"):
+            body.close()
 
 
 def _mark_as_admin(request: Any, **_: Any) -> None:
@@ -194,6 +252,8 @@ class _Middleware:
         if path.startswith("/moto-api"):
             return self._app(environ, start_response)
         method = environ["REQUEST_METHOD"]
+        if environ.get("HTTP_X_STANDIN_ADMIN") != "1":
+            self._owner._log_request(method, path, environ)
         fault = self._owner._before_request(method, path)
         if method in _WRITE_METHODS and not _may_write(environ, path):
             return _error_response("denied", path, start_response)
@@ -201,6 +261,11 @@ class _Middleware:
             return _error_response(fault, path, start_response)
         if fault == "reset":
             return _cut_short(self._app, environ, start_response)
+        if fault == "short":
+            return _half_object(self._app, environ, start_response)
+        is_object_get = method == "GET" and "/" in path.strip("/")
+        if self._owner.body_delay_s and is_object_get:
+            return _trickle(self._app(environ, start_response), self._owner)
         return self._app(environ, start_response)
 
 

@@ -68,6 +68,7 @@ class TapStandin:
         self.latency_s = latency_s
         self.hang_s = hang_s
         self.queries: list[str] = []  # every ADQL text received
+        self.authorization_headers: list[str] = []  # every Authorization header received
         self._db = build_database(universe)
         self._db_lock = threading.Lock()
         self._faults = FaultQueue(FAULT_KINDS)
@@ -118,6 +119,8 @@ class TapStandin:
 
     def _handle(self, request: Request) -> Reply:
         self._counter.count(request.path)
+        if "authorization" in request.headers:
+            self.authorization_headers.append(request.headers["authorization"])
         if request.path != SYNC_PATH:
             return Reply(404, b"Not Found", "text/plain")
         if self.latency_s:

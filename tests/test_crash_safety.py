@@ -1,0 +1,127 @@
+"""Issue 6, crash safety: a worker killed with SIGKILL half-way through copying loses nothing and leaves
+nothing corrupt that could later count as cached; the next run completes the destination exactly.
+
+The worker is a child process running the pipeline's own plan/find/copy (what the DAG's tasks call)
+with clients built from the stand-ins' Airflow connections; the S3 stand-in sends object bodies slowly
+so the kill lands in the middle of a file, after other files already reached their final names but
+before the batch's catalog commit. The next run is the real DAG under ``dag.test()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import expected_files, read_local_catalog, run_dag, summary, task_states
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER = """
+import json, sys
+sys.path[:0] = [{plugins!r}, {repo!r}]
+from k2ingest.connections import services_from_connections
+from k2ingest.pipeline import RunInfo, copy, find, plan
+
+params = json.loads(sys.argv[1])
+services, run = services_from_connections(), RunInfo(run_id="killed-worker")
+for batch in plan(params, run, services)["batches"]:
+    copy(find(batch, services), params, run, services)
+print("the worker finished: it should have been killed", flush=True)
+"""
+PIECE_DELAY_S = 0.05  # per 8 KiB of object body: ~0.25 s a file
+
+
+def figures(config: pytest.Config) -> Counter:
+    """The shared reliability figures (see tests/test_faults.py), printed once at the end of the session."""
+    if not hasattr(config, "k2_reliability_figures"):
+        config.k2_reliability_figures = Counter()
+        config.add_cleanup(lambda: _print_figures(config))
+    return config.k2_reliability_figures
+
+
+def _print_figures(config: pytest.Config) -> None:
+    tally = config.k2_reliability_figures
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for line in ["", "k2ingest reliability figures (issue 6)", *(f"  {n:<62} {tally[n]:>6}" for n in sorted(tally))]:
+        reporter.write_line(line) if reporter is not None else print(line)
+
+
+def final_files(root: Path) -> dict[str, bytes]:
+    """Files at final names (not hidden), by relative path, outside the catalog."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.fits"))
+            if p.is_file() and not p.name.startswith(".") and "_catalog" not in p.parts}
+
+
+def partial_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob(".*.part-*") if "_catalog" not in p.parts)
+
+
+_STATE: dict = {}
+
+
+def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorded_twice(
+        ingest_dag, standins, tmp_path, request):
+    dest = tmp_path / "dest"
+    expected = expected_files(standins)
+    params = {"destination": str(dest), "copy_threads": 1}
+    standins.s3.body_delay_s = PIECE_DELAY_S
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER.format(plugins=str(REPO / "plugins"), repo=str(REPO)), json.dumps(params)],
+        cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and worker.poll() is None:
+            writing = [p for p in partial_files(dest) if p.stat().st_size > 0]
+            if len(final_files(dest)) >= 2 and writing:
+                break
+            time.sleep(0.01)
+        assert worker.poll() is None, f"the worker ended before it could be killed:\n{worker.stdout.read()}"
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        standins.s3.body_delay_s = 0.0
+
+    # what the kill left: whole, verified files at final names; a partial file under a hidden name only
+    done_before = final_files(dest)
+    partials = partial_files(dest)
+    assert done_before and all(expected[k] == v for k, v in done_before.items())
+    assert partials, "the kill should land in the middle of a copy"
+    for partial in partials:  # a prefix of its file (or all of it, not yet verified and renamed)
+        final = (partial.parent / partial.name[1:].split(".part-")[0]).relative_to(dest).as_posix()
+        assert expected[final].startswith(partial.read_bytes()) and final not in done_before
+    assert not (dest / "_catalog" / "files.parquet").exists(), "the batch was killed before its catalog commit"
+
+    run = run_dag(ingest_dag, {"destination": str(dest)})
+
+    assert str(run.state) == "success", task_states(run)
+    result = summary(run)
+    assert (result["adopted"], result["copied"], result["failed"]) == (
+        len(done_before), len(expected) - len(done_before), 0)
+    assert final_files(dest) == expected  # byte-identical to the source, every file at its final name
+    catalog = read_local_catalog(dest)
+    assert catalog["destination_uri"].is_unique and len(catalog) == len(expected)
+    assert sorted(catalog["source_key"]) == sorted(expected)
+    tally = figures(request.config)
+    tally["worker processes killed mid-copy (SIGKILL)"] += 1
+    tally["DAG runs"] += 1
+    tally["DAG runs succeeded"] += 1
+    tally["files verified and recorded (copied or adopted)"] += result["copied"] + result["adopted"]
+    _STATE["leftovers"] = [p.relative_to(dest).as_posix() for p in partial_files(dest)]
+
+
+def test_no_stale_partial_file_is_left_after_the_recovery_run():
+    if "leftovers" not in _STATE:
+        pytest.skip("needs the SIGKILL test above")
+    if _STATE["leftovers"]:
+        pytest.xfail(f"{_STATE['leftovers']}: the killed copy's hidden .part file stays (never at a final name, "
+                     "never counted); removing it needs the copying.py change in docs/reliability.md")
