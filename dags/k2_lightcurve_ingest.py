@@ -14,7 +14,6 @@ from k2ingest.assets import CATALOG_ASSET
 from k2ingest.params import param_specs
 from k2ingest.settings import DAG_ID, MAST_POOL, retry_delay
 
-
 WINDOWED_RUN_TYPES = ("scheduled", "backfill")
 
 
@@ -65,9 +64,13 @@ def k2_lightcurve_ingest():
     @task
     def plan_targets(params=None, ti=None):
         """Returns the batches to map over; the rest of the plan goes to the summary as XCom "plan"."""
+        from k2ingest.errors import InvalidInputError
         from k2ingest.pipeline import plan
 
-        planned = plan(params, _run_info(), _services())
+        try:
+            planned = plan(params, _run_info(), _services())
+        except InvalidInputError as err:  # bad input: retrying cannot help
+            raise AirflowFailException(str(err)) from err
         ti.xcom_push(key="plan", value={k: v for k, v in planned.items() if k != "batches"})
         return planned["batches"]
 

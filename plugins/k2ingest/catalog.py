@@ -103,6 +103,8 @@ class Catalog:
             fcntl.flock(lock, fcntl.LOCK_EX)
             existing = _from_parquet(path.read_bytes() if path.exists() else None, table)
             merged = merge_rows(existing, rows, table)
+            for stale in path.parent.glob(f".{path.name}.part-*"):  # left by a writer killed mid-write
+                stale.unlink(missing_ok=True)
             partial = path.with_name(f".{path.name}.part-{os.getpid()}")
             partial.write_bytes(_to_parquet(merged))
             with open(partial, "rb") as handle:
