@@ -15,12 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import expected_files, read_local_catalog, run_dag, summary, task_states
+from tests.reliability_figures import figures
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = """
@@ -38,19 +38,6 @@ print("the worker finished: it should have been killed", flush=True)
 PIECE_DELAY_S = 0.05  # per 8 KiB of object body: ~0.25 s a file
 
 
-def figures(config: pytest.Config) -> Counter:
-    """The shared reliability figures (see tests/test_faults.py), printed once at the end of the session."""
-    if not hasattr(config, "k2_reliability_figures"):
-        config.k2_reliability_figures = Counter()
-        config.add_cleanup(lambda: _print_figures(config))
-    return config.k2_reliability_figures
-
-
-def _print_figures(config: pytest.Config) -> None:
-    tally = config.k2_reliability_figures
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for line in ["", "k2ingest reliability figures (issue 6)", *(f"  {n:<62} {tally[n]:>6}" for n in sorted(tally))]:
-        reporter.write_line(line) if reporter is not None else print(line)
 
 
 def final_files(root: Path) -> dict[str, bytes]:

@@ -11,34 +11,17 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import expected_files, local_files, read_local_catalog, run_dag, summary, task_states, xcom
+from tests.reliability_figures import figures
 
 COPY_TASK = "batch.copy_light_curves"
 FAST_BACKOFF = "0.05"  # K2INGEST_HTTP_BACKOFF: urllib3 waits of ~0, 0.1, 0.2 s instead of ~0, 2, 4 s
 
 
-# --- the figures of the whole reliability test set ------------------------------------------------
-
-def figures(config: pytest.Config) -> Counter:
-    """Counters shared by this file, test_security, test_fuzz_params and test_crash_safety; printed once."""
-    if not hasattr(config, "k2_reliability_figures"):
-        config.k2_reliability_figures = Counter()
-        config.add_cleanup(lambda: _print_figures(config))
-    return config.k2_reliability_figures
-
-
-def _print_figures(config: pytest.Config) -> None:
-    tally = config.k2_reliability_figures
-    lines = ["", "k2ingest reliability figures (issue 6)"]
-    lines += [f"  {name:<62} {tally[name]:>6}" for name in sorted(tally)]
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for line in lines:
-        reporter.write_line(line) if reporter is not None else print(line)
 
 
 @pytest.fixture(autouse=True)

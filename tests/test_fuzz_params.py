@@ -24,6 +24,7 @@ from k2ingest.keys import KEY_PREFIX, source_key_from_data_uri, validate_source_
 from k2ingest.params import MAX_COPY_THREADS, MAX_TARGETS_PER_BATCH, RunParams, param_specs
 from k2ingest.targets import EPIC_MAX, EPIC_MIN, parse_epic_id, split_user_targets
 from tests.helpers import run_dag, task_states
+from tests.reliability_figures import figures
 
 # derandomize: the same examples every run (CI stays reproducible; the figures too)
 FUZZ = settings(max_examples=300, deadline=None, database=None, derandomize=True,
@@ -36,19 +37,6 @@ NASTY = ["..", "../", "/", "//", "\\", "\n", "\r", "\x00", "%2e", "%2f", "~", " 
          "\u202e", "'", '"', ";", "*", "?", "#", ":", "@", "\t", "$", "`"]
 
 
-def figures(config: pytest.Config) -> Counter:
-    """The shared reliability figures (see tests/test_faults.py), printed once at the end of the session."""
-    if not hasattr(config, "k2_reliability_figures"):
-        config.k2_reliability_figures = Counter()
-        config.add_cleanup(lambda: _print_figures(config))
-    return config.k2_reliability_figures
-
-
-def _print_figures(config: pytest.Config) -> None:
-    tally = config.k2_reliability_figures
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for line in ["", "k2ingest reliability figures (issue 6)", *(f"  {n:<62} {tally[n]:>6}" for n in sorted(tally))]:
-        reporter.write_line(line) if reporter is not None else print(line)
 
 
 @pytest.fixture

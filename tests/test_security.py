@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import expected_files, local_files, run_dag, s3_files, summary, task_states
+from tests.reliability_figures import figures
 
 REAL_KEY = "k2/public/lightcurves/c5/211000000/45000/ktwo211045000-c05_llc.fits"
 REAL_URI = "mast:K2/url/missions/k2/lightcurves/c5/211000000/45000/ktwo211045000-c05_llc.fits"
@@ -39,19 +39,6 @@ CRAFTED_DATA_URIS = [
 ]
 
 
-def figures(config: pytest.Config) -> Counter:
-    """The shared reliability figures (see tests/test_faults.py), printed once at the end of the session."""
-    if not hasattr(config, "k2_reliability_figures"):
-        config.k2_reliability_figures = Counter()
-        config.add_cleanup(lambda: _print_figures(config))
-    return config.k2_reliability_figures
-
-
-def _print_figures(config: pytest.Config) -> None:
-    tally = config.k2_reliability_figures
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for line in ["", "k2ingest reliability figures (issue 6)", *(f"  {n:<62} {tally[n]:>6}" for n in sorted(tally))]:
-        reporter.write_line(line) if reporter is not None else print(line)
 
 
 @pytest.fixture(autouse=True)
