@@ -315,8 +315,6 @@ def test_s3_destination_short_source_is_deleted_and_reported_not_recorded(standi
     tally["corrupt files caught (never counted, reported or replaced)"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason="server-side copies skip the FITS CHECKSUM/DATASUM check: needs the "
-                                       "copying.py change in docs/reliability.md (S3Writer._copy_server_side)")
 def test_s3_destination_corrupt_same_size_source_is_not_recorded(standins, request):
     from k2ingest.connections import services_from_connections
     from k2ingest.pipeline import RunInfo, copy, find, plan

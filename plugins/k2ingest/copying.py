@@ -8,6 +8,8 @@ verified local temporary file and upload it with boto3's transfer manager (S3 ob
 from __future__ import annotations
 
 import base64
+import fcntl
+import glob
 import logging
 import os
 import random
@@ -24,8 +26,8 @@ from k2ingest.destination import Destination
 from k2ingest.errors import InvalidInputError
 from k2ingest.keys import validate_source_key
 from k2ingest.mast import LightCurveFile
-from k2ingest.settings import SOURCE_BUCKET
-from k2ingest.verify import CHUNK, VerificationError, Verified, check_size, verify_file
+from k2ingest.settings import SOURCE_BUCKET, STREAMED_UPLOAD_CONCURRENCY
+from k2ingest.verify import CHUNK, VerificationError, Verified, verify_file
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +118,17 @@ class LocalWriter:
     def copy(self, file: LightCurveFile) -> CopyResult:
         final = self.final_path(file.source_key)
         final.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(final)
         partial = final.with_name(f".{final.name}.part-{uuid.uuid4().hex[:12]}")
-        try:
-            length = self.source.download(file.source_key, partial)
-            verified = verify_file(partial, {"MAST's size": file.mast_size, "the source's length": length})
-            os.replace(partial, final)
-            _fsync_dir(final.parent)
-        finally:
-            partial.unlink(missing_ok=True)
+        with open(partial, "xb") as claim:
+            fcntl.flock(claim, fcntl.LOCK_EX)  # held while this copy runs: the partial is not stale
+            try:
+                length = self.source.download(file.source_key, partial)
+                verified = verify_file(partial, {"MAST's size": file.mast_size, "the source's length": length})
+                os.replace(partial, final)
+                _fsync_dir(final.parent)
+            finally:
+                partial.unlink(missing_ok=True)
         return _result(file, COPIED, self.destination, verified, "download", verified.size)
 
     def adopt(self, file: LightCurveFile) -> CopyResult:
@@ -164,19 +169,31 @@ class S3Writer:
         return self._copy_streamed(file)
 
     def _copy_server_side(self, file: LightCurveFile) -> CopyResult:
-        key = self.destination.key(file.source_key)
-        self.hook.copy_object(source_bucket_key=file.source_key, dest_bucket_key=key,
-                              source_bucket_name=self.source.bucket, dest_bucket_name=self.destination.root,
-                              acl_policy="no-acl", ChecksumAlgorithm="SHA256")
-        head = self.client.head_object(Bucket=self.destination.root, Key=key, ChecksumMode="ENABLED")
-        size = int(head["ContentLength"])
+        """Copy to a hidden staging key, read it back to verify it, then copy it to its final key.
+
+        No byte is copied through the worker; the read-back is what lets the FITS sums be checked, and
+        nothing unverified ever shows under the final key.
+        """
+        bucket, key = self.destination.root, self.destination.key(file.source_key)
+        folder, _, name = key.rpartition("/")
+        staging = (f"{folder}/" if folder else "") + f".{name}.part-{uuid.uuid4().hex[:12]}"
         try:
-            check_size(size, file.mast_size, f"{file.source_key} against MAST's size")
-        except VerificationError:
-            self.client.delete_object(Bucket=self.destination.root, Key=key)
-            raise
-        sha256 = _hex_checksum(head.get("ChecksumSHA256", ""))
-        verified = Verified(size=size, sha256=sha256, fits_checksum=False)
+            self.hook.copy_object(source_bucket_key=file.source_key, dest_bucket_key=staging,
+                                  source_bucket_name=self.source.bucket, dest_bucket_name=bucket,
+                                  acl_policy="no-acl", ChecksumAlgorithm="SHA256")
+            head = self.client.head_object(Bucket=bucket, Key=staging, ChecksumMode="ENABLED")
+            with tempfile.TemporaryDirectory(prefix="k2ingest-") as scratch:
+                local = Path(scratch) / name
+                self.client.download_file(bucket, staging, str(local))
+                verified = verify_file(local, {"MAST's size": file.mast_size,
+                                               "the copy's length": int(head["ContentLength"])})
+            s3_sha256 = _hex_checksum(head.get("ChecksumSHA256", ""))
+            if s3_sha256 and s3_sha256 != verified.sha256:
+                raise VerificationError(f"{file.source_key}: S3's SHA-256 of the copy differs from the bytes verified")
+            self.hook.copy_object(source_bucket_key=staging, dest_bucket_key=key, source_bucket_name=bucket,
+                                  dest_bucket_name=bucket, acl_policy="no-acl")
+        finally:
+            self.client.delete_object(Bucket=bucket, Key=staging)
         return _result(file, COPIED, self.destination, verified, "server-side", 0)
 
     def _copy_streamed(self, file: LightCurveFile) -> CopyResult:
@@ -184,8 +201,14 @@ class S3Writer:
             local = Path(scratch) / Path(file.source_key).name
             length = self.source.download(file.source_key, local)
             verified = verify_file(local, {"MAST's size": file.mast_size, "the source's length": length})
+            # Bounded memory: load_file uses the hook's TransferConfig (with the connection's own
+            # transfer_config_args); fewer 8 MB parts in flight keep a 500 MB upload under 200 MB RSS.
+            config = self.hook.transfer_config
+            config.max_concurrency = min(config.max_concurrency, STREAMED_UPLOAD_CONCURRENCY)
+            # No acl_policy: load_file would send "no-acl" as a canned ACL, which S3 rejects (copy_object
+            # alone treats "no-acl" as "send none"); the bucket's default applies, as for server-side copies.
             self.hook.load_file(str(local), key=self.destination.key(file.source_key),
-                                bucket_name=self.destination.root, replace=True, acl_policy="no-acl")
+                                bucket_name=self.destination.root, replace=True)
         return _result(file, COPIED, self.destination, verified, "streamed", verified.size)
 
     def adopt(self, file: LightCurveFile) -> CopyResult:
@@ -234,6 +257,18 @@ def _result(file: LightCurveFile, status: str, destination: Destination, verifie
     return CopyResult(file=file, status=status, destination_uri=destination.uri(file.source_key),
                       size=verified.size, sha256=verified.sha256, fits_checksum=verified.fits_checksum,
                       method=method, bytes_through_worker=moved)
+
+
+def _remove_stale_partials(final: Path) -> None:
+    """Delete partial files of ``final`` that no running copy holds locked (left by a killed worker)."""
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.part-*"):
+        try:
+            with open(stale, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                stale.unlink(missing_ok=True)
+                log.info("Removed %s, left by a copy that was killed", stale.name)
+        except (BlockingIOError, FileNotFoundError):
+            continue
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,0 +1,68 @@
+"""Smoke test of the benchmark (benchmarks/ingest_benchmark.py): it completes at a tiny N and writes
+well-formed JSON. Speed is not checked here; the targets are read from a real run's output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PHASES = ("baseline", "ours", "ours_rerun", "ours_s3")
+NUMBER = (int, float)
+
+
+def _check_types(data: dict, expected: dict, where: str) -> None:
+    for key, kind in expected.items():
+        assert key in data, f"{where}: missing {key!r}"
+        value = data[key]
+        if kind is bool:
+            well_typed = isinstance(value, bool)
+        else:
+            well_typed = isinstance(value, kind) and not isinstance(value, bool)
+        assert well_typed, f"{where}.{key} is {type(value).__name__}, expected {kind}"
+
+
+def test_benchmark_runs_at_tiny_n_and_writes_well_formed_json(tmp_path):
+    out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    command = [sys.executable, "-m", "benchmarks.ingest_benchmark", "--targets", "4", "--mast-latency", "0.005",
+               "--s3-latency", "0.001", "--tap-latency", "0.005", "--memory-mb", "2", "--json", str(out),
+               "--workdir", str(tmp_path / "work")]
+    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "baseline/this" in completed.stdout  # the table was printed
+
+    report = json.loads(out.read_text())
+    _check_types(report, {"benchmark": str, "created": str, "config": dict, "runs": list, "scaling": dict,
+                          "memory": dict, "elapsed_s": NUMBER}, "report")
+    _check_types(report["config"], {"mast_latency_s": NUMBER, "s3_latency_s": NUMBER, "targets_per_batch": int,
+                                    "copy_threads": int, "pool_slots": int, "targets": list}, "config")
+    [run] = report["runs"]
+    _check_types(run, {"n_targets": int, "files": int, "bytes": int, "phases": dict, "checks": dict}, "run")
+    assert run["n_targets"] == 4 and run["files"] >= 8
+    assert set(run["phases"]) == set(PHASES)
+    for name, phase in run["phases"].items():
+        _check_types(phase, {"wall_s": NUMBER, "files": NUMBER, "mast_requests": int, "s3_requests": int,
+                             "bytes_through_worker": int, "peak_rss_mb": NUMBER, "cpu_s": NUMBER,
+                             "mast_by_service": dict}, name)
+        assert phase["wall_s"] > 0 and phase["peak_rss_mb"] > 0
+    phases = run["phases"]
+    assert phases["baseline"]["files"] == phases["ours"]["copied"] == phases["ours_s3"]["copied"] == run["files"]
+    assert phases["ours_rerun"]["bytes_through_worker"] == 0 and phases["ours_rerun"]["mast_requests"] == 0
+    assert phases["ours_s3"]["bytes_through_worker"] == 0  # server-side copies
+    _check_types(run["checks"], {"speedup": NUMBER, "mast_requests_per_target": NUMBER, "rerun_fraction": NUMBER,
+                                 "speedup_ok": bool, "rerun_ok": bool, "s3_server_side": bool}, "checks")
+
+    memory = report["memory"]
+    _check_types(memory, {"object_mb": NUMBER, "limit_mb": NUMBER, "copies": dict, "checks": dict}, "memory")
+    for mode in ("local", "s3-server-side", "s3-streamed"):
+        for size in ("large", "llc"):
+            copy = memory["copies"][f"{mode}/{size}"]
+            _check_types(copy, {"peak_rss_mb": NUMBER, "bytes_through_worker": int, "status": str, "method": str},
+                         f"memory {mode}/{size}")
+            assert copy["status"] == "copied", copy
+    assert memory["copies"]["s3-server-side/large"]["bytes_through_worker"] == 0
+    assert memory["copies"]["local/large"]["bytes_through_worker"] == memory["copies"]["local/large"]["size"]
