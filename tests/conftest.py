@@ -56,3 +56,11 @@ def standins():  # noqa: ANN201
         for name, value in running.airflow_env().items():
             patch.setenv(name, value)
         yield running
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    """Print the reliability tests' figures before pytest's closing line."""
+    from tests.reliability_figures import summary_lines
+
+    for line in summary_lines(config):
+        terminalreporter.write_line(line)
