@@ -106,11 +106,6 @@ def dest_s3_hook(conn_id: str) -> Any:
     return S3Hook(aws_conn_id=conn_id)
 
 
-def endpoint_of(hook: Any) -> str | None:
-    """The S3 endpoint a hook talks to (None: AWS itself)."""
-    return hook.conn_config.endpoint_url
-
-
 def services_from_connections() -> Any:
     """The clients of a run, from the Airflow connections (or the public defaults)."""
     from k2ingest.pipeline import Services

@@ -1,8 +1,9 @@
 """Copy LLC files from the public bucket to the destination: verified, atomic, never twice.
 
 Local: stream into a hidden ``.part`` file beside the final name, verify, then rename.
-S3: a server-side copy when the destination's endpoint can read the source, otherwise stream through a
-verified local temporary file and upload it with boto3's transfer manager (S3 objects appear whole).
+S3: a server-side copy to a hidden staging key, read back and verified, then copied to its final key, when
+the destination's endpoint can read the source; otherwise stream through a verified local temporary file and
+upload it with boto3's transfer manager (S3 objects appear whole).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,6 @@ class CopyResult:
     method: str = ""
     bytes_through_worker: int = 0
     error: str = ""
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["file"] = self.file.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CopyResult:
-        return cls(**{**data, "file": LightCurveFile.from_dict(data["file"])})
 
 
 class SourceBucket:

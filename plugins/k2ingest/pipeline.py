@@ -1,4 +1,4 @@
-"""The work of each task, as plain functions: plan, find, copy, record, summarise.
+"""The work of each task, as plain functions: plan, find, copy (and commit to the catalog), summarize.
 
 The DAG calls these with what Airflow gives it; the benchmark and tests call them directly.
 Everything passed between them is small JSON-able dicts (they travel as XComs).
