@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._paths import add_repo_paths
-from benchmarks.standin_process import StandinProcess, llc_mb_range
+from benchmarks.standin_process import CATALOG_LABEL, StandinProcess, llc_mb_range
 
 add_repo_paths()
 
@@ -52,6 +52,7 @@ from k2ingest.settings import (  # noqa: E402  (after the path set-up)
 )
 
 PHASES = ("baseline", "ours", "ours_rerun", "ours_s3")
+PUBLIC_BUCKET = "stpubdata"
 PHASE_LABELS = {"baseline": "baseline (seed)", "ours": "ours, first run", "ours_rerun": "ours, rerun",
                 "ours_s3": "ours, to S3"}
 # Targets of issue 5, checked on the benchmark's own figures.
@@ -338,7 +339,9 @@ def run_size(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             counters = standins.counters()
             result.update(mast_requests=counters["mast"], mast_by_service=counters["mast_by_service"],
                           s3_requests=counters["s3"], s3_by_method=counters["s3_by_method"],
-                          tap_requests=counters["tap"], standin_cpu_s=counters["cpu_s"] - before["cpu_s"])
+                          tap_requests=counters["tap"], standin_cpu_s=counters["cpu_s"] - before["cpu_s"],
+                          s3_bytes_read=counters["s3_bytes_read"],
+                          bytes_read_from_s3=sum(counters["s3_bytes_read"].values()))
             if phase == "baseline" and config["max_targets"] and config["max_targets"] < n:
                 result = _extrapolate(result, n)
             phases[phase] = result
@@ -360,8 +363,9 @@ def _extrapolate(result: dict[str, Any], n: int) -> dict[str, Any]:
     scale = n / measured
     scaled = dict(result, measured={k: v for k, v in result.items() if not isinstance(v, dict)},
                   extrapolated_from_targets=measured)
-    for key in ("wall_s", "files", "bytes_through_worker", "mast_requests", "s3_requests"):
+    for key in ("wall_s", "files", "bytes_through_worker", "bytes_read_from_s3", "mast_requests", "s3_requests"):
         scaled[key] = result[key] * scale
+    scaled["s3_bytes_read"] = {bucket: count * scale for bucket, count in result["s3_bytes_read"].items()}
     scaled["targets"] = n
     return scaled
 
@@ -380,16 +384,23 @@ def check_run(run: dict[str, Any]) -> dict[str, Any]:
             checks["baseline_copied_every_file"] = round(phases["baseline"]["files"]) == run["files"]
         if "ours_rerun" in phases:
             rerun = phases["ours_rerun"]
-            checks["rerun_bytes"] = rerun["bytes_through_worker"]
+            checks["rerun_bytes"] = rerun["bytes_read_from_s3"]
             checks["rerun_mast_requests"] = rerun["mast_requests"]
             checks["rerun_fraction"] = rerun["wall_s"] / ours["wall_s"]
-            checks["rerun_ok"] = (rerun["bytes_through_worker"] == 0 and rerun["mast_requests"] == 0
-                                  and checks["rerun_fraction"] <= MAX_RERUN_FRACTION)
+            checks["rerun_ok"] = (rerun["bytes_read_from_s3"] == 0 and rerun["bytes_through_worker"] == 0
+                                  and rerun["mast_requests"] == 0 and checks["rerun_fraction"] <= MAX_RERUN_FRACTION)
     if "ours_s3" in phases:
         s3 = phases["ours_s3"]
         checks["s3_copied_every_file"] = s3["copied"] == run["files"] and s3["failed"] == 0
-        checks["s3_bytes_through_worker"] = s3["bytes_through_worker"]
-        checks["s3_server_side"] = s3["bytes_through_worker"] == 0
+        read = s3["s3_bytes_read"]
+        checks["s3_source_bytes_read"] = read.get(PUBLIC_BUCKET, 0)
+        checks["s3_destination_bytes_read"] = sum(v for k, v in read.items() if k != PUBLIC_BUCKET
+                                                  and not k.endswith(CATALOG_LABEL))
+        checks["s3_catalog_bytes_read"] = sum(v for k, v in read.items() if k.endswith(CATALOG_LABEL))
+        checks["s3_bytes_through_worker_reported"] = s3["bytes_through_worker"]
+        checks["s3_server_side"] = checks["s3_source_bytes_read"] == 0
+        checks["s3_zero_bytes_through_worker"] = (checks["s3_source_bytes_read"] + checks["s3_destination_bytes_read"]
+                                                  == 0)
     return checks
 
 
@@ -432,7 +443,10 @@ def run_memory(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 result = run_in_child("copy_one", {"env": env, "mode": mode, "key": key, "size": size,
                                                    "destination": destination})
                 result["object_mb"] = round(size / 1e6, 2)
-                result["s3_requests"] = standins.counters()["s3"]
+                counters = standins.counters()
+                result["s3_requests"] = counters["s3"]
+                result["s3_bytes_read"] = counters["s3_bytes_read"]
+                result["bytes_read_from_s3"] = sum(counters["s3_bytes_read"].values())
                 results[f"{mode}/{name}"] = result
                 print(f"[memory] {mode} {name} ({size / 1e6:.1f} MB): peak RSS {result['peak_rss_mb']:.0f} MB, "
                       f"{result['status']} ({result['method']})", file=sys.stderr, flush=True)
@@ -450,7 +464,7 @@ def run_memory(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def format_table(runs: list[dict[str, Any]]) -> str:
     header = (f"{'N':>5}  {'path':<17} {'files':>6} {'wall s':>8} {'MAST req':>9} {'MAST/tgt':>9} "
-              f"{'S3 req':>7} {'MB via worker':>14} {'peak RSS MB':>12} {'CPU s':>7} {'baseline/this':>14}")
+              f"{'S3 req':>7} {'MB from S3':>11} {'peak RSS MB':>12} {'CPU s':>7} {'baseline/this':>14}")
     lines = [header, "-" * len(header)]
     for run in runs:
         n, phases = run["n_targets"], run["phases"]
@@ -464,7 +478,7 @@ def format_table(runs: list[dict[str, Any]]) -> str:
             lines.append(
                 f"{n:>5}  {PHASE_LABELS[phase] + mark:<17} {round(p['files']):>6} {p['wall_s']:>8.2f} "
                 f"{round(p['mast_requests']):>9} {p['mast_requests'] / n:>9.3f} {round(p['s3_requests']):>7} "
-                f"{p['bytes_through_worker'] / 1e6:>14.1f} {p['peak_rss_mb']:>12.0f} {p['cpu_s']:>7.1f} {ratio:>14}")
+                f"{p['bytes_read_from_s3'] / 1e6:>11.1f} {p['peak_rss_mb']:>12.0f} {p['cpu_s']:>7.1f} {ratio:>14}")
     if any(p.get("extrapolated_from_targets") for r in runs for p in r["phases"].values()):
         capped = {r["n_targets"]: r["phases"]["baseline"]["extrapolated_from_targets"] for r in runs
                   if r["phases"].get("baseline", {}).get("extrapolated_from_targets")}
@@ -490,9 +504,12 @@ def format_checks(report: dict[str, Any]) -> str:
             parts.append(f"rerun {c['rerun_bytes']} bytes, {c['rerun_mast_requests']} MAST requests, "
                          f"{100 * c['rerun_fraction']:.1f}% of the first run (<= {100 * MAX_RERUN_FRACTION:g}%) "
                          f"{verdict(c['rerun_ok'])}")
-        if "s3_bytes_through_worker" in c:
-            parts.append(f"to S3: {c['s3_bytes_through_worker']} bytes through the worker "
-                         f"{verdict(c['s3_server_side'])}")
+        if "s3_source_bytes_read" in c:
+            source, back = c["s3_source_bytes_read"] / 1e6, c["s3_destination_bytes_read"] / 1e6
+            parts.append(f"to S3: {source:.1f} MB read from the source {verdict(c['s3_server_side'])}, "
+                         f"{back:.1f} MB of copies read back (CopyResult says "
+                         f"{c['s3_bytes_through_worker_reported'] / 1e6:.1f} MB), zero bytes through the worker "
+                         f"{verdict(c['s3_zero_bytes_through_worker'])}")
         correct = [k for k in ("ours_copied_every_file", "baseline_copied_every_file", "s3_copied_every_file")
                    if k in c and not c[k]]
         if correct:
@@ -514,8 +531,9 @@ def format_checks(report: dict[str, Any]) -> str:
             lines.append(
                 f"memory S3 -> {mode:<15}: {large['object_mb']:g} MB object peak RSS {large['peak_rss_mb']:.0f} MB "
                 f"(a {llc['object_mb']:g} MB one: {llc['peak_rss_mb']:.0f} MB; after imports "
-                f"{large['rss_before_copy_mb']:.0f} MB), {large['bytes_through_worker'] / 1e6:.1f} MB through the "
-                f"worker, {large['method']} (< {memory['limit_mb']:g} MB) {verdict(memory['checks'][f'{mode}_ok'])}")
+                f"{large['rss_before_copy_mb']:.0f} MB), {large['bytes_read_from_s3'] / 1e6:.1f} MB read from S3 "
+                f"by the worker, {large['method']} (< {memory['limit_mb']:g} MB) "
+                f"{verdict(memory['checks'][f'{mode}_ok'])}")
     return "\n".join(lines)
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 import math
 import multiprocessing
 import random
+import threading
 import time
 import traceback
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote
 
 from benchmarks._paths import add_repo_paths
 
 # Rows of the synthetic LIGHTCURVE table: 3900 rows is 0.40 MB, 9400 rows 0.96 MB (real LLC files: 0.4-1 MB).
 LLC_ROWS = (3900, 9400)
 DESTINATION_BUCKET = "bench-destination"
+CATALOG_LABEL = "_catalog"  # k2ingest.settings.CATALOG_DIR
 PART_HOSTS = 350  # a multiple of 10: build_universe's pattern of confirmed hosts repeats every 10 hosts
 
 
@@ -138,6 +141,7 @@ def _serve(conn: Any, config: dict[str, Any]) -> None:
         # Upload without latency (it is set below), so that start-up is not slowed by it.
         standins = Standins(universe).start()
         standins.s3.create_bucket(DESTINATION_BUCKET)
+        egress = _count_s3_egress(standins)
         standins.mast.latency_s = config["mast_latency_s"]
         standins.tap.latency_s = config["tap_latency_s"]
         standins.s3.latency_s = config["s3_latency_s"]
@@ -164,16 +168,17 @@ def _serve(conn: Any, config: dict[str, Any]) -> None:
                 conn.send(("ok", None))
                 return
             try:
-                conn.send(("ok", _command(standins, command, args)))
+                conn.send(("ok", _command(standins, egress, command, args)))
             except Exception:
                 conn.send(("error", traceback.format_exc()))
     finally:
         standins.stop()
 
 
-def _command(standins: Any, command: str, args: tuple) -> Any:
+def _command(standins: Any, egress: EgressCounter, command: str, args: tuple) -> Any:
     if command == "counters":
         return {
+            "s3_bytes_read": egress.by_bucket(),
             "mast_by_service": dict(standins.mast.requests_by_service),
             "mast": standins.mast.request_count,
             "s3": standins.s3.request_count,
@@ -182,12 +187,59 @@ def _command(standins: Any, command: str, args: tuple) -> Any:
             "cpu_s": _cpu_seconds(),
         }
     if command == "reset":
+        egress.reset()
         return _reset(standins)
     if command == "create_bucket":
         return standins.s3.create_bucket(*args)
     if command == "put_fits":
         return _put_fits(standins, *args)
     raise ValueError(f"unknown command {command!r}")
+
+
+class EgressCounter:
+    """WSGI wrapper counting the body bytes of S3 GET replies, by bucket (catalog tables apart, under
+    ``<bucket>/_catalog``): what clients read from S3.
+
+    It counts at the server, independently of what the client code reports about itself.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._bytes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") != "GET" or environ.get("HTTP_X_STANDIN_ADMIN") == "1":
+            return self.app(environ, start_response)
+        path = unquote(environ.get("PATH_INFO", "")).strip("/")
+        bucket, _, key = path.partition("/")
+        label = f"{bucket}/{CATALOG_LABEL}" if f"{CATALOG_LABEL}/" in key else bucket
+        return self._counted(self.app(environ, start_response), label)
+
+    def _counted(self, body: Any, bucket: str) -> Any:
+        try:
+            for chunk in body:
+                with self._lock:
+                    self._bytes[bucket] = self._bytes.get(bucket, 0) + len(chunk)
+                yield chunk
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    def by_bucket(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._bytes)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._bytes.clear()
+
+
+def _count_s3_egress(standins: Any) -> EgressCounter:
+    """Wrap the S3 stand-in's WSGI app (werkzeug reads ``server.app`` at each request)."""
+    server = standins.s3._server.server
+    server.app = counter = EgressCounter(server.app)
+    return counter
 
 
 def _cpu_seconds() -> float:

@@ -27,7 +27,7 @@ from k2ingest.destination import Destination
 from k2ingest.errors import InvalidInputError
 from k2ingest.keys import validate_source_key
 from k2ingest.mast import LightCurveFile
-from k2ingest.settings import SOURCE_BUCKET, STREAMED_UPLOAD_CONCURRENCY
+from k2ingest.settings import S3_TRANSFER_CONCURRENCY, S3_TRANSFER_IO_QUEUE, SOURCE_BUCKET
 from k2ingest.verify import CHUNK, VerificationError, Verified, verify_file
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,16 @@ class S3Writer:
         self.client = dest_hook.get_conn()
         self.server_side = dest_hook.conn_config.endpoint_url == source.endpoint
 
+    def _transfer_config(self) -> Any:
+        """The hook's TransferConfig (it holds the connection's own transfer_config_args), bounded: at most
+        S3_TRANSFER_CONCURRENCY parts in flight and S3_TRANSFER_IO_QUEUE downloaded chunks waiting to be
+        written. boto3's defaults (10 parts, 100 chunks) take 66 MB more for a 500 MB download; these, 12 MB
+        (benchmarks/README.md). Objects under 8 MB, such as LLC files, are one request either way."""
+        config = self.hook.transfer_config
+        config.max_concurrency = min(config.max_concurrency, S3_TRANSFER_CONCURRENCY)
+        config.max_io_queue = min(config.max_io_queue, S3_TRANSFER_IO_QUEUE)
+        return config
+
     def existing_size(self, key: str) -> int | None:
         head = self.hook.head_object(key=self.destination.key(validate_source_key(key)),
                                      bucket_name=self.destination.root)
@@ -176,7 +186,7 @@ class S3Writer:
             head = self.client.head_object(Bucket=bucket, Key=staging, ChecksumMode="ENABLED")
             with tempfile.TemporaryDirectory(prefix="k2ingest-") as scratch:
                 local = Path(scratch) / name
-                self.client.download_file(bucket, staging, str(local))
+                self.client.download_file(bucket, staging, str(local), Config=self._transfer_config())
                 verified = verify_file(local, {"MAST's size": file.mast_size,
                                                "the copy's length": int(head["ContentLength"])})
             s3_sha256 = _hex_checksum(head.get("ChecksumSHA256", ""))
@@ -193,10 +203,7 @@ class S3Writer:
             local = Path(scratch) / Path(file.source_key).name
             length = self.source.download(file.source_key, local)
             verified = verify_file(local, {"MAST's size": file.mast_size, "the source's length": length})
-            # Bounded memory: load_file uses the hook's TransferConfig (with the connection's own
-            # transfer_config_args); fewer 8 MB parts in flight keep a 500 MB upload under 200 MB RSS.
-            config = self.hook.transfer_config
-            config.max_concurrency = min(config.max_concurrency, STREAMED_UPLOAD_CONCURRENCY)
+            self._transfer_config()  # load_file uses the hook's TransferConfig: bound it first
             # No acl_policy: load_file would send "no-acl" as a canned ACL, which S3 rejects (copy_object
             # alone treats "no-acl" as "send none"); the bucket's default applies, as for server-side copies.
             self.hook.load_file(str(local), key=self.destination.key(file.source_key),
@@ -207,7 +214,7 @@ class S3Writer:
         key = self.destination.key(file.source_key)
         with tempfile.TemporaryDirectory(prefix="k2ingest-") as scratch:
             local = Path(scratch) / Path(key).name
-            self.client.download_file(self.destination.root, key, str(local))
+            self.client.download_file(self.destination.root, key, str(local), Config=self._transfer_config())
             try:
                 verified = verify_file(local, {"MAST's size": file.mast_size})
             except VerificationError:

@@ -31,8 +31,10 @@ DEFAULT_TARGETS_PER_BATCH = 100
 DEFAULT_COPY_THREADS = 8
 # Slots airflow-init gives the mast_api pool (docker-compose.yaml: ${MAST_POOL_SLOTS:-4}; keep them equal).
 DEFAULT_MAST_POOL_SLOTS = 4
-# Parts of a streamed (not server-side) upload in flight at once; boto3's default is 10 parts of 8 MB.
-STREAMED_UPLOAD_CONCURRENCY = 4
+# S3 uploads and downloads by the worker (large objects only): parts in flight (boto3's default: 10 parts of
+# 8 MB) and downloaded 256 KB chunks queued for writing (boto3's default: 100). Memory stays flat.
+S3_TRANSFER_CONCURRENCY = 4
+S3_TRANSFER_IO_QUEUE = 8
 
 
 def default_destination() -> str:
