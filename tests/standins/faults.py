@@ -77,3 +77,32 @@ class RequestCounter:
     def reset(self) -> None:
         with self._lock:
             self.by_label.clear()
+
+
+class Instrumented:
+    """What every stand-in offers tests: its request count, the faults fired, and resets.
+
+    A stand-in sets ``_counter`` and ``_faults``, and overrides ``_clear_logs`` to forget what it records.
+    """
+
+    _counter: RequestCounter
+    _faults: FaultQueue
+
+    @property
+    def request_count(self) -> int:
+        return self._counter.total
+
+    @property
+    def faults_fired(self) -> Counter[str]:
+        return self._faults.fired
+
+    def reset_counters(self) -> None:
+        self._counter.reset()
+        self._faults.fired.clear()
+        self._clear_logs()
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _clear_logs(self) -> None:
+        """Forget what the stand-in records of requests (queries, invocations...)."""

@@ -23,7 +23,7 @@ from collections import Counter
 from typing import Any
 
 from ._server import BackgroundServer, Reply, Request, serve
-from .faults import FaultQueue, RequestCounter
+from .faults import FaultQueue, Instrumented, RequestCounter
 from .mast_query import (
     PRODUCT_FIELDS,
     ServiceError,
@@ -44,7 +44,7 @@ _SERVICES = {"Mast.Caom.Filtered": caom_filtered, "Mast.Caom.Products": caom_pro
 _LABELS = {COLUMNS_CONFIG_PATH: "columnsconfig", PATH_LOOKUP_PATH: "path_lookup", DOWNLOAD_PATH: "download"}
 
 
-class MastPortalStandin:
+class MastPortalStandin(Instrumented):
     """Serve ``universe`` as MAST does. Request labels (for counters and faults): the invoked
     service name (``Mast.Caom.Filtered``...), ``columnsconfig``, ``path_lookup``, ``download``."""
 
@@ -68,28 +68,15 @@ class MastPortalStandin:
         return self._server.base_url
 
     @property
-    def request_count(self) -> int:
-        return self._counter.total
-
-    @property
     def requests_by_service(self) -> Counter[str]:
         return self._counter.by_label
 
-    @property
-    def faults_fired(self) -> Counter[str]:
-        return self._faults.fired
-
-    def reset_counters(self) -> None:
-        self._counter.reset()
-        self._faults.fired.clear()
+    def _clear_logs(self) -> None:
         self.invocations.clear()
 
     def add_fault(self, kind: str, times: int = 1, service: str | None = None) -> None:
         """Make the next ``times`` requests labelled ``service`` (any if None) fail with ``kind``."""
         self._faults.add(kind, times, service)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
 
     def add_product(self, obsid: str, data_uri: str, *, size: int | None = 1000, subgroup: str = "LLC",
                     **fields: Any) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import ThreadedWSGIServer
 
 from ._server import HOST, BackgroundServer, ConnectionTrackingMixin
-from .faults import FaultQueue, RequestCounter
+from .faults import FaultQueue, Instrumented, RequestCounter
 from .universe import Universe
 
 PUBLIC_BUCKET = "stpubdata"
@@ -69,7 +69,7 @@ class _WsgiServer(ConnectionTrackingMixin, ThreadedWSGIServer):
     pass
 
 
-class S3Standin:
+class S3Standin(Instrumented):
     """moto S3 on 127.0.0.1 holding every Universe file at its key in ``stpubdata``."""
 
     def __init__(self, universe: Universe | None = None, *, latency_s: float = 0.0, port: int = 0) -> None:
@@ -101,29 +101,16 @@ class S3Standin:
         return self._server.base_url
 
     @property
-    def request_count(self) -> int:
-        return self._counter.total
-
-    @property
     def requests_by_method(self) -> Counter[str]:
         return self._counter.by_label
 
-    @property
-    def faults_fired(self) -> Counter[str]:
-        return self._faults.fired
-
-    def reset_counters(self) -> None:
-        self._counter.reset()
-        self._faults.fired.clear()
+    def _clear_logs(self) -> None:
         with self._log_lock:
             self.request_log.clear()
 
     def add_fault(self, kind: str, times: int = 1, key_substring: str | None = None) -> None:
         """Make the next ``times`` matching requests (path contains ``key_substring``) fail."""
         self._faults.add(kind, times, key_substring)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
 
     def client(self, *, signed: bool = False, **config: Any):
         """A boto3 S3 client for this endpoint (anonymous unless ``signed``, keys testing/testing)."""

@@ -19,7 +19,7 @@ import threading
 from collections import Counter
 
 from ._server import BackgroundServer, Reply, Request, serve
-from .faults import FaultQueue, RequestCounter
+from .faults import FaultQueue, Instrumented, RequestCounter
 from .universe import Universe
 
 SYNC_PATH = "/TAP/sync"
@@ -60,7 +60,7 @@ def build_database(universe: Universe) -> sqlite3.Connection:
     return db
 
 
-class TapStandin:
+class TapStandin(Instrumented):
     """Serve ``universe`` as the exoplanet archive's TAP ``sync`` endpoint."""
 
     def __init__(self, universe: Universe, *, latency_s: float = 0.0, hang_s: float = 30.0, port: int = 0) -> None:
@@ -81,28 +81,15 @@ class TapStandin:
         return self._server.base_url
 
     @property
-    def request_count(self) -> int:
-        return self._counter.total
-
-    @property
     def requests_by_service(self) -> Counter[str]:
         return self._counter.by_label
 
-    @property
-    def faults_fired(self) -> Counter[str]:
-        return self._faults.fired
-
-    def reset_counters(self) -> None:
-        self._counter.reset()
-        self._faults.fired.clear()
+    def _clear_logs(self) -> None:
         self.queries.clear()
 
     def add_fault(self, kind: str, times: int = 1) -> None:
         """Make the next ``times`` TAP requests fail with ``kind``."""
         self._faults.add(kind, times)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
 
     def stop(self) -> None:
         if self._server is not None:
