@@ -19,3 +19,13 @@ def summary_lines(config: pytest.Config) -> list[str]:
     if not tally:
         return []
     return ["k2ingest reliability figures (issue 6)", *(f"  {n:<62} {tally[n]:>6}" for n in sorted(tally))]
+
+
+def count_run(config: pytest.Config, run, result: dict | None = None) -> None:  # noqa: ANN001
+    """Count one DAG run (and the files it verified) in the figures."""
+    tally = figures(config)
+    tally["DAG runs"] += 1
+    succeeded = str(run.state) == "success"
+    tally["DAG runs succeeded" if succeeded else "DAG runs failed by design (bad conf, persistent faults)"] += 1
+    if result is not None:
+        tally["files verified and recorded (copied or adopted)"] += result["copied"] + result["adopted"]

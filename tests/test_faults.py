@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import expected_files, local_files, read_local_catalog, run_dag, summary, task_states, xcom
-from tests.reliability_figures import figures
+from tests.reliability_figures import count_run, figures
 
 COPY_TASK = "batch.copy_light_curves"
 FAST_BACKOFF = "0.05"  # K2INGEST_HTTP_BACKOFF: urllib3 waits of ~0, 0.1, 0.2 s instead of ~0, 2, 4 s
@@ -32,13 +32,7 @@ def _fresh_standins(request):  # noqa: ANN001, ANN202
         return
     running = request.getfixturevalue("standins")
     parts = (running.mast, running.tap, running.s3)
-    for part in parts:
-        part.clear_faults()
-        part.latency_s = 0.0
-        part.reset_counters()
-    running.mast.clear_products()
-    running.mast.retry_after = None
-    running.s3.body_delay_s = 0.0
+    running.reset()
     yield
     figures(request.config)["faults injected (fired in the stand-ins)"] += sum(
         sum(part.faults_fired.values()) for part in parts)
@@ -48,13 +42,6 @@ def fired(standins) -> int:  # noqa: ANN001
     return sum(sum(p.faults_fired.values()) for p in (standins.mast, standins.tap, standins.s3))
 
 
-def count_run(config: pytest.Config, run, result: dict | None = None) -> None:  # noqa: ANN001
-    tally = figures(config)
-    tally["DAG runs"] += 1
-    succeeded = str(run.state) == "success"
-    tally["DAG runs succeeded" if succeeded else "DAG runs failed by design (bad conf, persistent faults)"] += 1
-    if result is not None:
-        tally["files verified and recorded (copied or adopted)"] += result["copied"] + result["adopted"]
 
 
 # --- helpers ------------------------------------------------------------------------------------

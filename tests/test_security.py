@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import expected_files, local_files, run_dag, s3_files, summary, task_states
-from tests.reliability_figures import figures
+from tests.reliability_figures import count_run, figures
 
 REAL_KEY = "k2/public/lightcurves/c5/211000000/45000/ktwo211045000-c05_llc.fits"
 REAL_URI = "mast:K2/url/missions/k2/lightcurves/c5/211000000/45000/ktwo211045000-c05_llc.fits"
@@ -47,23 +47,11 @@ def _fresh_standins(request):  # noqa: ANN001, ANN202
         yield
         return
     running = request.getfixturevalue("standins")
-    for part in (running.mast, running.tap, running.s3):
-        part.clear_faults()
-        part.reset_counters()
-    running.mast.clear_products()
-    running.mast.authorization_headers.clear()
-    running.tap.authorization_headers.clear()
+    running.reset()
     yield
     running.mast.clear_products()
 
 
-def count_run(config: pytest.Config, run, result: dict | None) -> None:  # noqa: ANN001
-    tally = figures(config)
-    tally["DAG runs"] += 1
-    succeeded = str(run.state) == "success"
-    tally["DAG runs succeeded" if succeeded else "DAG runs failed by design (bad conf, persistent faults)"] += 1
-    if result is not None:
-        tally["files verified and recorded (copied or adopted)"] += result["copied"] + result["adopted"]
 
 
 def lc_obsids(standins, host) -> list[str]:  # noqa: ANN001

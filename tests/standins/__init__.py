@@ -55,6 +55,16 @@ class Standins:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def reset(self) -> None:
+        """Back to a clean state between tests: no faults, latency, crafted products or recorded requests."""
+        for part in (self.mast, self.tap, self.s3):
+            part.clear_faults()
+            part.latency_s = 0.0
+            part.reset_counters()
+        self.mast.clear_products()
+        self.mast.retry_after = None
+        self.s3.body_delay_s = 0.0
+
     def airflow_env(self) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` variables (JSON form) pointing the pipeline at the stand-ins."""
         endpoint = self.s3.endpoint_url

@@ -73,6 +73,7 @@ class MastPortalStandin(Instrumented):
 
     def _clear_logs(self) -> None:
         self.invocations.clear()
+        self.authorization_headers.clear()
 
     def add_fault(self, kind: str, times: int = 1, service: str | None = None) -> None:
         """Make the next ``times`` requests labelled ``service`` (any if None) fail with ``kind``."""

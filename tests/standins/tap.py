@@ -86,6 +86,7 @@ class TapStandin(Instrumented):
 
     def _clear_logs(self) -> None:
         self.queries.clear()
+        self.authorization_headers.clear()
 
     def add_fault(self, kind: str, times: int = 1) -> None:
         """Make the next ``times`` TAP requests fail with ``kind``."""
