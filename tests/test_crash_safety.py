@@ -50,6 +50,11 @@ def partial_files(root: Path) -> list[Path]:
 
 
 
+def _final_key(partial: Path, dest: Path) -> str:
+    """The destination key a hidden ``.<name>.part-<id>`` file is being written for."""
+    return (partial.parent / partial.name[1:].split(".part-")[0]).relative_to(dest).as_posix()
+
+
 def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorded_twice(
         ingest_dag, standins, tmp_path, request):
     dest = tmp_path / "dest"
@@ -62,7 +67,9 @@ def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorde
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and worker.poll() is None:
-            writing = [p for p in partial_files(dest) if p.stat().st_size > 0]
+            # a partial not yet whole (its body still arriving, slowed by the stand-in): the kill lands before
+            # that copy can finish and rename; one already whole might be renamed before the kill
+            writing = [p for p in partial_files(dest) if p.stat().st_size < len(expected[_final_key(p, dest)])]
             if len(final_files(dest)) >= 2 and writing:
                 break
             time.sleep(0.01)
@@ -81,7 +88,7 @@ def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorde
     assert done_before and all(expected[k] == v for k, v in done_before.items())
     assert partials, "the kill should land in the middle of a copy"
     for partial in partials:  # a prefix of its file (or all of it, not yet verified and renamed)
-        final = (partial.parent / partial.name[1:].split(".part-")[0]).relative_to(dest).as_posix()
+        final = _final_key(partial, dest)
         assert expected[final].startswith(partial.read_bytes()) and final not in done_before
     assert not (dest / "_catalog" / "files.parquet").exists(), "the batch was killed before its catalog commit"
 
