@@ -9,14 +9,17 @@ fresh child process:
 * ``baseline``     the seed's algorithm (benchmarks/seed_baseline.py), target after target;
 * ``ours``         pipeline.plan, then find + copy per batch, as the DAG's tasks do, into a fresh folder;
 * ``ours rerun``   the same over the same folder: nothing new, so nothing should be asked or moved;
-* ``ours to S3``   the first run again into a fresh S3 prefix (server-side copies).
+* ``ours to S3``   the first run again into a fresh S3 prefix (server-side copies, nothing through the worker);
+* ``ours to S3, read back``  the same with ``read_back_server_side_copies`` (each copy read back once to
+  check its FITS sums): the price of that option.
 
 Each Airflow task of our path runs in a process forked from the phase's process (Airflow 3 forks a
 process per task), at most ``--pool-slots`` batches at a time (the ``mast_api`` pool). Timings start
 after the imports (a warm worker); task scheduling and start-up overhead of Airflow are not included.
 
 Then, with ``--memory-mb``, it copies one large FITS object (and one LLC-sized one) S3 to local and S3 to
-S3 with ``copy_files`` in a child process and reports that process's own peak RSS.
+S3 (server-side, server-side read back, streamed) with ``copy_files`` in a child process and reports that
+process's own peak RSS.
 """
 
 from __future__ import annotations
@@ -51,10 +54,11 @@ from k2ingest.settings import (  # noqa: E402  (after the path set-up)
     DEFAULT_TARGETS_PER_BATCH,
 )
 
-PHASES = ("baseline", "ours", "ours_rerun", "ours_s3")
+PHASES = ("baseline", "ours", "ours_rerun", "ours_s3", "ours_s3_read_back")
 PUBLIC_BUCKET = "stpubdata"
 PHASE_LABELS = {"baseline": "baseline (seed)", "ours": "ours, first run", "ours_rerun": "ours, rerun",
-                "ours_s3": "ours, to S3"}
+                "ours_s3": "ours, to S3", "ours_s3_read_back": "ours, S3 read back"}
+COPY_MODES = ("local", "s3-server-side", "s3-read-back", "s3-streamed")
 # Targets of issue 5, checked on the benchmark's own figures.
 MIN_SPEEDUP = 20.0
 MAX_MAST_REQUESTS_PER_TARGET = 0.1
@@ -218,6 +222,7 @@ def _copy_one_phase(config: dict[str, Any]) -> dict[str, Any]:
     writer = services_from_connections().writer(params)
     if config["mode"] == "s3-streamed":
         writer.server_side = False  # as when the destination's credentials cannot read the source
+    writer.read_back = config["mode"] == "s3-read-back"
     key, size = config["key"], config["size"]
     file = LightCurveFile(epic_id=epic_of(key), hostname="", campaign=campaign_of(key), source_key=key,
                           data_uri="mast:K2/url/missions/k2/lightcurves/" + key.split("lightcurves/", 1)[1],
@@ -326,6 +331,8 @@ def run_size(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "ours_rerun": ("ours", {**base, "run_id": f"bench-n{n}-rerun",
                                     "params": {"destination": str(local), **knobs}}),
             "ours_s3": ("ours", {**base, "run_id": f"bench-n{n}-s3", "params": {"destination": s3, **knobs}}),
+            "ours_s3_read_back": ("ours", {**base, "run_id": f"bench-n{n}-s3-read-back", "params": {
+                "destination": f"{s3}-read-back", "read_back_server_side_copies": True, **knobs}}),
         }
         phases = {}
         for phase in PHASES:
@@ -389,19 +396,26 @@ def check_run(run: dict[str, Any]) -> dict[str, Any]:
             checks["rerun_fraction"] = rerun["wall_s"] / ours["wall_s"]
             checks["rerun_ok"] = (rerun["bytes_read_from_s3"] == 0 and rerun["bytes_through_worker"] == 0
                                   and rerun["mast_requests"] == 0 and checks["rerun_fraction"] <= MAX_RERUN_FRACTION)
-    if "ours_s3" in phases:
-        s3 = phases["ours_s3"]
-        checks["s3_copied_every_file"] = s3["copied"] == run["files"] and s3["failed"] == 0
-        read = s3["s3_bytes_read"]
-        checks["s3_source_bytes_read"] = read.get(PUBLIC_BUCKET, 0)
-        checks["s3_destination_bytes_read"] = sum(v for k, v in read.items() if k != PUBLIC_BUCKET
-                                                  and not k.endswith(CATALOG_LABEL))
-        checks["s3_catalog_bytes_read"] = sum(v for k, v in read.items() if k.endswith(CATALOG_LABEL))
-        checks["s3_bytes_through_worker_reported"] = s3["bytes_through_worker"]
-        checks["s3_server_side"] = checks["s3_source_bytes_read"] == 0
-        checks["s3_zero_bytes_through_worker"] = (checks["s3_source_bytes_read"] + checks["s3_destination_bytes_read"]
-                                                  == 0)
+    for phase, prefix in (("ours_s3", "s3"), ("ours_s3_read_back", "s3_read_back")):
+        if phase in phases:
+            checks.update(_s3_checks(phases[phase], run["files"], prefix))
     return checks
+
+
+def _s3_checks(phase: dict[str, Any], files: int, prefix: str) -> dict[str, Any]:
+    """Bytes an S3-destination phase read through the worker: from the source, and from its own copies."""
+    read = phase["s3_bytes_read"]
+    source = read.get(PUBLIC_BUCKET, 0)
+    copies = sum(v for k, v in read.items() if k != PUBLIC_BUCKET and not k.endswith(CATALOG_LABEL))
+    return {
+        f"{prefix}_copied_every_file": phase["copied"] == files and phase["failed"] == 0,
+        f"{prefix}_source_bytes_read": source,
+        f"{prefix}_destination_bytes_read": copies,
+        f"{prefix}_catalog_bytes_read": sum(v for k, v in read.items() if k.endswith(CATALOG_LABEL)),
+        f"{prefix}_bytes_through_worker_reported": phase["bytes_through_worker"],
+        f"{prefix}_server_side": source == 0,
+        f"{prefix}_zero_bytes_through_worker": source + copies == 0 and phase["bytes_through_worker"] == 0,
+    }
 
 
 def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -436,7 +450,7 @@ def run_memory(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         env = child_env(standins.info["env"], workdir / "airflow-home")
         bucket = standins.info["destination_bucket"]
         results: dict[str, Any] = {}
-        for mode in ("local", "s3-server-side", "s3-streamed"):
+        for mode in COPY_MODES:
             for name, (key, size) in objects.items():
                 destination = str(workdir / "memory" / mode / name) if mode == "local" else f"s3://{bucket}/{mode}-{name}"
                 standins.reset_counters()
@@ -451,12 +465,12 @@ def run_memory(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 print(f"[memory] {mode} {name} ({size / 1e6:.1f} MB): peak RSS {result['peak_rss_mb']:.0f} MB, "
                       f"{result['status']} ({result['method']})", file=sys.stderr, flush=True)
                 shutil.rmtree(workdir / "memory", ignore_errors=True)
-    for mode in ("local", "s3-server-side", "s3-streamed"):
+    for mode in COPY_MODES:
         large, llc = results[f"{mode}/large"], results[f"{mode}/llc"]
         results[f"{mode}/growth_mb"] = round(large["peak_rss_mb"] - llc["peak_rss_mb"], 1)
     checks = {f"{mode}_ok": results[f"{mode}/large"]["status"] == "copied"
               and results[f"{mode}/large"]["peak_rss_mb"] < MAX_COPY_PEAK_RSS_MB
-              for mode in ("local", "s3-server-side", "s3-streamed")}
+              for mode in COPY_MODES}
     return {"object_mb": args.memory_mb, "limit_mb": MAX_COPY_PEAK_RSS_MB, "copies": results, "checks": checks}
 
 
@@ -505,13 +519,12 @@ def format_checks(report: dict[str, Any]) -> str:
                          f"{100 * c['rerun_fraction']:.1f}% of the first run (<= {100 * MAX_RERUN_FRACTION:g}%) "
                          f"{verdict(c['rerun_ok'])}")
         if "s3_source_bytes_read" in c:
-            source, back = c["s3_source_bytes_read"] / 1e6, c["s3_destination_bytes_read"] / 1e6
-            parts.append(f"to S3: {source:.1f} MB read from the source {verdict(c['s3_server_side'])}, "
-                         f"{back:.1f} MB of copies read back (CopyResult says "
-                         f"{c['s3_bytes_through_worker_reported'] / 1e6:.1f} MB), zero bytes through the worker "
+            parts.append(f"to S3: {_through_worker(c, 's3')}, zero bytes through the worker "
                          f"{verdict(c['s3_zero_bytes_through_worker'])}")
-        correct = [k for k in ("ours_copied_every_file", "baseline_copied_every_file", "s3_copied_every_file")
-                   if k in c and not c[k]]
+        if "s3_read_back_source_bytes_read" in c:
+            parts.append(f"to S3 read back: {_through_worker(c, 's3_read_back')}")
+        correct = [k for k in ("ours_copied_every_file", "baseline_copied_every_file", "s3_copied_every_file",
+                               "s3_read_back_copied_every_file") if k in c and not c[k]]
         if correct:
             parts.append("INCOMPLETE: " + ", ".join(correct))
         if n == OFFICIAL_N:
@@ -526,7 +539,7 @@ def format_checks(report: dict[str, Any]) -> str:
             lines.append(f"scaling {PHASE_LABELS[phase]}: time ~ N^{entry['exponent']:.2f}{tail}; per target {per}")
     memory = report.get("memory")
     if memory:
-        for mode in ("local", "s3-server-side", "s3-streamed"):
+        for mode in COPY_MODES:
             large, llc = memory["copies"][f"{mode}/large"], memory["copies"][f"{mode}/llc"]
             lines.append(
                 f"memory S3 -> {mode:<15}: {large['object_mb']:g} MB object peak RSS {large['peak_rss_mb']:.0f} MB "
@@ -535,6 +548,12 @@ def format_checks(report: dict[str, Any]) -> str:
                 f"by the worker, {large['method']} (< {memory['limit_mb']:g} MB) "
                 f"{verdict(memory['checks'][f'{mode}_ok'])}")
     return "\n".join(lines)
+
+
+def _through_worker(checks: dict[str, Any], prefix: str) -> str:
+    return (f"{checks[f'{prefix}_source_bytes_read'] / 1e6:.1f} MB read from the source, "
+            f"{checks[f'{prefix}_destination_bytes_read'] / 1e6:.1f} MB of copies read back, "
+            f"{checks[f'{prefix}_bytes_through_worker_reported'] / 1e6:.1f} MB reported by the run")
 
 
 def main(argv: list[str] | None = None) -> int:

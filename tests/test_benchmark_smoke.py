@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PHASES = ("baseline", "ours", "ours_rerun", "ours_s3")
+PHASES = ("baseline", "ours", "ours_rerun", "ours_s3", "ours_s3_read_back")
+COPY_MODES = ("local", "s3-server-side", "s3-read-back", "s3-streamed")
 NUMBER = (int, float)
 
 
@@ -50,19 +51,28 @@ def test_benchmark_runs_at_tiny_n_and_writes_well_formed_json(tmp_path):
                              "mast_by_service": dict}, name)
         assert phase["wall_s"] > 0 and phase["peak_rss_mb"] > 0
     phases = run["phases"]
-    assert phases["baseline"]["files"] == phases["ours"]["copied"] == phases["ours_s3"]["copied"] == run["files"]
+    assert (phases["baseline"]["files"] == phases["ours"]["copied"] == phases["ours_s3"]["copied"]
+            == phases["ours_s3_read_back"]["copied"] == run["files"])
     assert phases["ours_rerun"]["bytes_through_worker"] == 0 and phases["ours_rerun"]["mast_requests"] == 0
-    assert phases["ours_s3"]["bytes_through_worker"] == 0  # server-side copies
-    _check_types(run["checks"], {"speedup": NUMBER, "mast_requests_per_target": NUMBER, "rerun_fraction": NUMBER,
-                                 "speedup_ok": bool, "rerun_ok": bool, "s3_server_side": bool}, "checks")
+    checks = run["checks"]
+    _check_types(checks, {"speedup": NUMBER, "mast_requests_per_target": NUMBER, "rerun_fraction": NUMBER,
+                          "speedup_ok": bool, "rerun_ok": bool, "s3_server_side": bool,
+                          "s3_zero_bytes_through_worker": bool, "s3_read_back_destination_bytes_read": int}, "checks")
+    # server-side copies: no byte through the worker, as counted by the S3 stand-in and as the run reports it
+    assert checks["s3_zero_bytes_through_worker"] and phases["ours_s3"]["bytes_through_worker"] == 0
+    # the read-back reads each copy once, and the run reports those bytes
+    assert (checks["s3_read_back_destination_bytes_read"] == phases["ours_s3_read_back"]["bytes_through_worker"]
+            == run["bytes"])
 
     memory = report["memory"]
     _check_types(memory, {"object_mb": NUMBER, "limit_mb": NUMBER, "copies": dict, "checks": dict}, "memory")
-    for mode in ("local", "s3-server-side", "s3-streamed"):
+    for mode in COPY_MODES:
         for size in ("large", "llc"):
             copy = memory["copies"][f"{mode}/{size}"]
             _check_types(copy, {"peak_rss_mb": NUMBER, "bytes_through_worker": int, "status": str, "method": str},
                          f"memory {mode}/{size}")
             assert copy["status"] == "copied", copy
     assert memory["copies"]["s3-server-side/large"]["bytes_through_worker"] == 0
+    assert memory["copies"]["s3-server-side/large"]["method"] == "server-side"
+    assert memory["copies"]["s3-read-back/large"]["method"] == "server-side-read-back"
     assert memory["copies"]["local/large"]["bytes_through_worker"] == memory["copies"]["local/large"]["size"]

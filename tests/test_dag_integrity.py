@@ -43,7 +43,7 @@ def test_ingest_dag_contract(ingest_dag):
     assert ingest_dag.dag_id == "k2_lightcurve_ingest"
     assert isinstance(ingest_dag.timetable, CronDataIntervalTimetable)
     assert set(ingest_dag.params) == {"destination", "dest_aws_conn_id", "targets", "full_refresh",
-                                      "targets_per_batch", "copy_threads"}
+                                      "targets_per_batch", "copy_threads", "read_back_server_side_copies"}
     for name, param in ingest_dag.params.items():
         assert param.description, f"param {name} has no description for the trigger form"
         assert param.schema.get("type"), f"param {name} has no JSON schema type"

@@ -302,7 +302,7 @@ def test_s3_destination_short_source_is_deleted_and_reported_not_recorded(standi
     tally["corrupt files caught (never counted, reported or replaced)"] += 1
 
 
-def test_s3_destination_corrupt_same_size_source_is_not_recorded(standins, request):
+def test_s3_destination_with_read_back_catches_a_corrupt_same_size_source(standins, request):
     from k2ingest.connections import services_from_connections
     from k2ingest.pipeline import RunInfo, copy, find, plan
 
@@ -312,7 +312,9 @@ def test_s3_destination_corrupt_same_size_source_is_not_recorded(standins, reque
     original = standins.universe.fits_bytes(bad)
     standins.s3.put_object(bad.key, corrupt_same_size(original))
     figures(request.config)["damaged source objects planted (corrupt or short, persistent)"] += 1
-    params = {"destination": "s3://datasum-bucket/lc", "targets": [host.hostname]}
+    # Only a read-back can see it: a plain server-side copy reproduces the source, right size and ETag.
+    params = {"destination": "s3://datasum-bucket/lc", "targets": [host.hostname],
+              "read_back_server_side_copies": True}
     services, run = services_from_connections(), RunInfo(run_id="corrupt-s3")
     try:
         planned = plan(params, run, services)
@@ -320,6 +322,10 @@ def test_s3_destination_corrupt_same_size_source_is_not_recorded(standins, reque
     finally:
         standins.s3.put_object(bad.key, original)
     assert result["failed"] == 1 and bad.key in result["failed_files"][0]
+    assert "DATASUM" in result["failed_files"][0]
+    client = standins.s3.client(signed=True)
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket="datasum-bucket", Prefix="lc/k2/").get("Contents", [])}
+    assert keys == {f"lc/{f.key}" for f in host.files[1:]}, "neither the bad copy nor its staging object may stay"
 
 
 # --- the real DAG through a storm, then through faults that do not go away ------------------------

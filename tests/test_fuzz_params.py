@@ -98,6 +98,7 @@ run_params = st.fixed_dictionaries({}, optional={
     "full_refresh": json_values,
     "targets_per_batch": integers,
     "copy_threads": integers,
+    "read_back_server_side_copies": json_values,
 }) | st.dictionaries(st.sampled_from(PARAMS) | st.text(max_size=10), json_values, max_size=4)
 
 
@@ -287,6 +288,7 @@ def test_parse_csv_table_returns_whole_rows_or_refuses_the_reply(tally, text):
     ({"targets_per_batch": "7"}, "targets_per_batch"),
     ({"copy_threads": 0}, "copy_threads"),
     ({"full_refresh": "yes"}, "full_refresh"),
+    ({"read_back_server_side_copies": 1}, "read_back_server_side_copies"),
     ({"targets": "K2-18"}, "targets"),
     ({"targets": [201367065]}, "targets"),
 ])

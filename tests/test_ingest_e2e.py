@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import expected_files, local_files, read_local_catalog, run_dag, s3_files, summary, task_states
+from tests.helpers import (
+    expected_files,
+    local_files,
+    read_local_catalog,
+    run_dag,
+    s3_files,
+    sha256_hex,
+    summary,
+    task_states,
+)
 
 UNKNOWN_HOST_INDEX = 8  # build_universe(8, unknown_to_mast=1): the 9th host has no MAST observations
 
@@ -52,20 +61,57 @@ def test_second_run_moves_no_bytes(ingest_dag, standins, tmp_path):
     assert refresh["targets_planned"] == first["targets_planned"]
 
 
+def s3_catalog(standins, bucket: str, prefix: str):  # noqa: ANN001, ANN201
+    import io
+
+    import pandas as pd
+
+    body = standins.s3.client(signed=True).get_object(Bucket=bucket, Key=f"{prefix}/_catalog/files.parquet")["Body"]
+    return pd.read_parquet(io.BytesIO(body.read()))
+
+
+def light_curve_gets(standins) -> list[str]:  # noqa: ANN001
+    """Paths of every GET of a light-curve object (source or destination) the S3 stand-in served."""
+    return [r["path"] for r in standins.s3.request_log if r["method"] == "GET" and "_llc.fits" in r["path"]]
+
+
 def test_s3_destination_is_copied_server_side_byte_for_byte(ingest_dag, standins):
     standins.s3.create_bucket("team-bucket")
+    standins.s3.request_log.clear()
     conf = {"destination": "s3://team-bucket/k2/lc", "dest_aws_conn_id": "aws_default"}
     run = run_dag(ingest_dag, conf)
 
     assert str(run.state) == "success", task_states(run)
+    assert light_curve_gets(standins) == [], "a server-side copy reads no light-curve byte through the worker"
     expected = expected_files(standins)
     assert s3_files(standins, "team-bucket", "k2/lc") == expected
     result = summary(run)
     assert result["copied"] == len(expected)
-    assert result["bytes_through_worker"] == 0  # server-side copies: nothing through the worker
+    assert result["bytes_through_worker"] == 0
+    catalog = s3_catalog(standins, "team-bucket", "k2/lc").set_index("source_key")
+    assert {key: catalog.loc[key, "sha256"] for key in expected} == {k: sha256_hex(b) for k, b in expected.items()}
+    assert set(catalog["copy_method"]) == {"server-side"} and not catalog["fits_checksum_verified"].any()
 
     rerun = summary(run_dag(ingest_dag, {**conf, "full_refresh": True}))
     assert (rerun["copied"], rerun["already_present"], rerun["bytes_through_worker"]) == (0, len(expected), 0)
+
+
+def test_s3_destination_with_read_back_checks_every_copys_fits_sums(ingest_dag, standins):
+    standins.s3.create_bucket("checked-bucket")
+    standins.s3.request_log.clear()
+    conf = {"destination": "s3://checked-bucket/lc", "read_back_server_side_copies": True}
+    run = run_dag(ingest_dag, conf)
+
+    assert str(run.state) == "success", task_states(run)
+    read_back = light_curve_gets(standins)
+    expected = expected_files(standins)
+    assert s3_files(standins, "checked-bucket", "lc") == expected
+    assert summary(run)["bytes_through_worker"] == sum(len(b) for b in expected.values())
+    assert len(read_back) == len(expected) and all("/checked-bucket/lc/" in p and "/.ktwo" in p for p in read_back)
+    catalog = s3_catalog(standins, "checked-bucket", "lc")
+    assert set(catalog["copy_method"]) == {"server-side-read-back"} and catalog["fits_checksum_verified"].all()
+    keys = standins.s3.client(signed=True).list_objects_v2(Bucket="checked-bucket", Prefix="lc/k2/")["Contents"]
+    assert {o["Key"] for o in keys} == {f"lc/{k}" for k in expected}, "no staging object may be left behind"
 
 
 def test_targets_param_ingests_only_those_without_the_full_list(ingest_dag, standins, tmp_path):

@@ -134,3 +134,16 @@ def test_concurrent_s3_catalog_updates_lose_no_rows(standins):
         list(pool.map(writer, range(4)))
     table = catalog.read(cat.FILES_TABLE)
     assert len(table) == 20 and table["destination_uri"].is_unique
+
+
+@pytest.mark.parametrize(("source", "copy", "encryption", "same"), [
+    ("9b2cf535f27731c974343645a3985328", '"9b2cf535f27731c974343645a3985328"', "AES256", True),
+    ("9b2cf535f27731c974343645a3985328", '"0b2cf535f27731c974343645a3985328"', "AES256", False),
+    ("9b2cf535f27731c974343645a3985328", '"0b2cf535f27731c974343645a3985328"', "", False),
+    ("9b2cf535f27731c974343645a3985328-3", '"0b2cf535f27731c974343645a3985328"', "", True),  # multipart source
+    ("9b2cf535f27731c974343645a3985328", '"0b2cf535f27731c974343645a3985328"', "aws:kms", True),  # not an MD5
+])
+def test_a_server_side_copy_is_compared_with_its_source_by_etag_where_both_are_md5s(source, copy, encryption, same):
+    from k2ingest.copying import _same_content
+
+    assert _same_content(source, copy, encryption) is same

@@ -1,9 +1,10 @@
 """Copy LLC files from the public bucket to the destination: verified, atomic, never twice.
 
 Local: stream into a hidden ``.part`` file beside the final name, verify, then rename.
-S3: a server-side copy to a hidden staging key, read back and verified, then copied to its final key, when
-the destination's endpoint can read the source; otherwise stream through a verified local temporary file and
-upload it with boto3's transfer manager (S3 objects appear whole).
+S3, when the destination's endpoint can read the source: one server-side copy to the final key, checked by
+S3 (no byte through the worker); or, with ``read_back``, a server-side copy to a hidden staging key, read back
+to check its FITS sums, then copied to its final key. Otherwise: stream through a verified local temporary
+file and upload it with boto3's transfer manager. S3 objects appear whole.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from k2ingest.errors import InvalidInputError
 from k2ingest.keys import validate_source_key
 from k2ingest.mast import LightCurveFile
 from k2ingest.settings import S3_TRANSFER_CONCURRENCY, S3_TRANSFER_IO_QUEUE, SOURCE_BUCKET
-from k2ingest.verify import CHUNK, VerificationError, Verified, verify_file
+from k2ingest.verify import CHUNK, VerificationError, Verified, check_size, verify_file
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ class CopyResult:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class SourceObject:
+    """What a HEAD of a source object says: its length and its ETag (without quotes)."""
+
+    length: int
+    etag: str
+
+
 class SourceBucket:
     """Reads objects of the public bucket through an S3Hook's client."""
 
@@ -59,6 +68,10 @@ class SourceBucket:
         self.client = hook.get_conn()
         self.bucket = bucket
         self.endpoint = hook.conn_config.endpoint_url
+
+    def head(self, key: str) -> SourceObject:
+        head = self.client.head_object(Bucket=self.bucket, Key=key)
+        return SourceObject(length=int(head["ContentLength"]), etag=head.get("ETag", "").strip('"'))
 
     def download(self, key: str, target: Path) -> int:
         """Stream one object into ``target``; returns the object's listed length."""
@@ -137,12 +150,13 @@ class LocalWriter:
 class S3Writer:
     """Copies into an S3 bucket under a prefix, server-side when the destination can read the source."""
 
-    def __init__(self, destination: Destination, source: SourceBucket, dest_hook: Any) -> None:
+    def __init__(self, destination: Destination, source: SourceBucket, dest_hook: Any, read_back: bool = False) -> None:
         self.destination = destination
         self.source = source
         self.hook = dest_hook
         self.client = dest_hook.get_conn()
         self.server_side = dest_hook.conn_config.endpoint_url == source.endpoint
+        self.read_back = read_back
 
     def _transfer_config(self) -> Any:
         """The hook's TransferConfig (it holds the connection's own transfer_config_args), bounded: at most
@@ -162,7 +176,7 @@ class S3Writer:
     def copy(self, file: LightCurveFile) -> CopyResult:
         if self.server_side:
             try:
-                return self._copy_server_side(file)
+                return self._copy_read_back(file) if self.read_back else self._copy_server_side(file)
             except Exception as err:
                 if not _is_access_denied(err):
                     raise
@@ -171,10 +185,34 @@ class S3Writer:
         return self._copy_streamed(file)
 
     def _copy_server_side(self, file: LightCurveFile) -> CopyResult:
-        """Copy to a hidden staging key, read it back to verify it, then copy it to its final key.
+        """One ``CopyObject`` straight to the final key; no byte goes through the worker.
 
-        No byte is copied through the worker; the read-back is what lets the FITS sums be checked, and
-        nothing unverified ever shows under the final key.
+        The source's length is checked against MAST's size before anything is written, the copy is pinned
+        to the object checked (``CopySourceIfMatch``), and S3 computes the copy's SHA-256 (recorded) and
+        ETag (compared with the source's). The FITS sums are not read: ``read_back`` checks them too.
+        """
+        bucket, key = self.destination.root, self.destination.key(file.source_key)
+        source = self.source.head(file.source_key)
+        check_size(source.length, file.mast_size, f"{file.source_key}: the source's length against MAST's size")
+        response = self.hook.copy_object(source_bucket_key=file.source_key, dest_bucket_key=key,
+                                         source_bucket_name=self.source.bucket, dest_bucket_name=bucket,
+                                         acl_policy="no-acl", ChecksumAlgorithm="SHA256",
+                                         CopySourceIfMatch=f'"{source.etag}"')
+        copied = response.get("CopyObjectResult", {})
+        if not _same_content(source.etag, copied.get("ETag", ""), response.get("ServerSideEncryption", "")):
+            self.client.delete_object(Bucket=bucket, Key=key)
+            raise VerificationError(f"{file.source_key}: the copy's ETag {copied.get('ETag')} is not the "
+                                    f"source's {source.etag}")
+        return CopyResult(file=file, status=COPIED, destination_uri=self.destination.uri(file.source_key),
+                          size=source.length, sha256=_hex_checksum(copied.get("ChecksumSHA256", "")),
+                          method="server-side")
+
+    def _copy_read_back(self, file: LightCurveFile) -> CopyResult:
+        """Copy to a hidden staging key, read it back once to verify it, then copy it to its final key.
+
+        No source byte goes through the worker, but every byte of the copy does, once: that is what lets
+        the FITS sums be checked (a damaged source object is caught). Nothing unverified shows under the
+        final key.
         """
         bucket, key = self.destination.root, self.destination.key(file.source_key)
         folder, _, name = key.rpartition("/")
@@ -196,7 +234,7 @@ class S3Writer:
                                   dest_bucket_name=bucket, acl_policy="no-acl")
         finally:
             self.client.delete_object(Bucket=bucket, Key=staging)
-        return _result(file, COPIED, self.destination, verified, "server-side", 0)
+        return _result(file, COPIED, self.destination, verified, "server-side-read-back", verified.size)
 
     def _copy_streamed(self, file: LightCurveFile) -> CopyResult:
         with tempfile.TemporaryDirectory(prefix="k2ingest-") as scratch:
@@ -220,7 +258,7 @@ class S3Writer:
             except VerificationError:
                 self.client.delete_object(Bucket=self.destination.root, Key=key)
                 raise
-        return _result(file, ADOPTED, self.destination, verified, "adopted", 0)
+        return _result(file, ADOPTED, self.destination, verified, "adopted", verified.size)
 
 
 Writer = LocalWriter | S3Writer
@@ -280,6 +318,15 @@ def _fsync_dir(path: Path) -> None:
 
 def _hex_checksum(b64: str) -> str:
     return base64.b64decode(b64).hex() if b64 else ""
+
+
+def _same_content(source_etag: str, copy_etag: str, encryption: str) -> bool:
+    """Whether two ETags show the same bytes. Only plain MD5 ETags can be compared: not a multipart
+    source's (``<md5>-<parts>``), nor a copy encrypted with KMS (its ETag is not an MD5 of the content)."""
+    copy_etag = copy_etag.strip('"')
+    if "-" in source_etag or not copy_etag or encryption.startswith("aws:kms"):
+        return True
+    return source_etag == copy_etag
 
 
 def _is_access_denied(err: Exception) -> bool:

@@ -50,6 +50,14 @@ def param_specs() -> dict[str, dict[str, Any]]:
             default=DEFAULT_COPY_THREADS, type="integer", minimum=1, maximum=MAX_COPY_THREADS,
             title="Copy threads", description="Files copied at once within a batch.",
         ),
+        "read_back_server_side_copies": dict(
+            default=False, type="boolean", title="Read back server-side copies",
+            description="s3:// destinations that can read the public bucket get server-side copies: S3 checks "
+                        "each copy's size and ETag against the source and computes its SHA-256, and no byte "
+                        "passes through the worker. Turn this on to also read each copy back once and check "
+                        "its FITS CHECKSUM/DATASUM (catches a damaged source object; every byte then passes "
+                        "through the worker, about twice the run time).",
+        ),
     }
 
 
@@ -61,6 +69,7 @@ class RunParams:
     full_refresh: bool
     targets_per_batch: int
     copy_threads: int
+    read_back_server_side_copies: bool
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> RunParams:
@@ -80,6 +89,8 @@ class RunParams:
             full_refresh=_boolean(value["full_refresh"], "full_refresh"),
             targets_per_batch=_integer(value["targets_per_batch"], "targets_per_batch", 1, MAX_TARGETS_PER_BATCH),
             copy_threads=_integer(value["copy_threads"], "copy_threads", 1, MAX_COPY_THREADS),
+            read_back_server_side_copies=_boolean(value["read_back_server_side_copies"],
+                                                  "read_back_server_side_copies"),
         )
 
 

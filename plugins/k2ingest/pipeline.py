@@ -66,7 +66,8 @@ class Services:
         source = SourceBucket(self.source_hook)
         if params.destination.is_local:
             return LocalWriter(params.destination, source)
-        return S3Writer(params.destination, source, self.dest_hook_factory(params.dest_aws_conn_id))
+        return S3Writer(params.destination, source, self.dest_hook_factory(params.dest_aws_conn_id),
+                        read_back=params.read_back_server_side_copies)
 
 
 # plan ------------------------------------------------------------------------------------------

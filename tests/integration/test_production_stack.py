@@ -175,7 +175,7 @@ def test_rest_api_trigger_with_params_copies_every_file(stack) -> None:  # noqa:
 
     # What the trigger form posts: every param in conf (here with no logical date: no data interval).
     conf = {"destination": f"s3://{DEST_BUCKET}/rest", "dest_aws_conn_id": "aws_default", "targets": None,
-            "full_refresh": False, "targets_per_batch": 5, "copy_threads": 4}
+            "full_refresh": False, "targets_per_batch": 5, "copy_threads": 4, "read_back_server_side_copies": False}
     run = airflow.trigger(DAG_ID, conf, note="integration test: REST trigger")
     assert run["state"] == "queued" and run["conf"] == conf and run["run_type"] == "manual"
     wait_success(airflow, run["dag_run_id"])
