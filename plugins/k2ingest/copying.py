@@ -203,9 +203,9 @@ class S3Writer:
             self.client.delete_object(Bucket=bucket, Key=key)
             raise VerificationError(f"{file.source_key}: the copy's ETag {copied.get('ETag')} is not the "
                                     f"source's {source.etag}")
-        return CopyResult(file=file, status=COPIED, destination_uri=self.destination.uri(file.source_key),
-                          size=source.length, sha256=_hex_checksum(copied.get("ChecksumSHA256", "")),
-                          method="server-side")
+        checked = Verified(size=source.length, sha256=_hex_checksum(copied.get("ChecksumSHA256", "")),
+                           fits_checksum=False)
+        return _result(file, COPIED, self.destination, checked, "server-side", 0)
 
     def _copy_read_back(self, file: LightCurveFile) -> CopyResult:
         """Copy to a hidden staging key, read it back once to verify it, then copy it to its final key.
