@@ -15,8 +15,8 @@ ensure_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "== installing requirements.txt into $VENV (log: $VENV/pip-install.log)"
     # pip compiles every module to .pyc here (about 40 s). Do not skip it: where PYTHONDONTWRITEBYTECODE is
-    # set (as on this machine), nothing is cached later, and each process then compiles Airflow from source on import
-    # (14 s instead of 4.5 s a process, for every task and CLI call).
+    # set (as on this machine), nothing is cached later, and each process then compiles Airflow from source
+    # on import (14 s instead of 4.5 s a process, for every task and CLI call).
     if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -r "$REPO/requirements.txt" \
         >"$VENV/pip-install.log" 2>&1; then
       tail -n 40 "$VENV/pip-install.log"
