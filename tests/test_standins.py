@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -10,10 +11,11 @@ import shlex
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import warnings
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import boto3
@@ -28,8 +30,20 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ResponseStreamingError
 
 from tests.standins import MastPortalStandin, Standins, build_universe
-from tests.standins.fits_factory import llc_size, make_llc_fits
-from tests.standins.universe import K2_CAMPAIGNS
+from tests.standins.__main__ import parse_args
+from tests.standins.fits_factory import (
+    kepler_llc_size,
+    llc_size,
+    make_kepler_llc_fits,
+    make_llc_fits,
+    make_tess_lc_fits,
+    tess_lc_size,
+)
+from tests.standins.mast_query import observation_row, product_row
+from tests.standins.records import mjd
+from tests.standins.tap import k2pandc_rows
+from tests.standins.timeline import quarter_mjd, sector_mjd, sector_timestamp
+from tests.standins.universe import K2_CAMPAIGNS, MISSIONS, Host, Universe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIRMED_ON_21ST = ("select distinct hostname, epic_hostname from k2pandc where disposition = 'CONFIRMED' "
@@ -44,13 +58,9 @@ def standins():
 
 @pytest.fixture(autouse=True)
 def _fresh_knobs(request):
-    """Tests sharing the module's stand-ins start with no faults, no latency, zeroed counters."""
+    """Tests sharing the module's stand-ins start with no faults, no latency, no release cutoff, zeroed counters."""
     if "standins" in request.fixturenames:
-        running = request.getfixturevalue("standins")
-        for standin in (running.mast, running.tap, running.s3):
-            standin.clear_faults()
-            standin.latency_s = 0.0
-            standin.reset_counters()
+        request.getfixturevalue("standins").reset()
     yield
 
 
@@ -79,8 +89,16 @@ def _anonymous_s3(endpoint: str, **config):
 
 
 def _lc_query(observations, standins, **kwargs):
-    names = [h.target_name for h in standins.universe.hosts]
+    names = [h.target_name for h in standins.universe.hosts_of("K2")]
     return observations.query_criteria(obs_collection="K2", target_name=names, t_exptime=[1799, 1801], **kwargs)
+
+
+def _k2_observations(universe: Universe, exptime: float) -> list:
+    return [o for o in universe.observations if o.mission == "K2" and o.t_exptime == exptime]
+
+
+def _files(universe: Universe, mission: str) -> list:
+    return [f for f in universe.files if f.mission == mission]
 
 
 def _tap(standins, query: str, fmt: str = "csv") -> requests.Response:
@@ -102,33 +120,36 @@ def test_universe_is_deterministic_and_well_formed():
     universe = build_universe(20, seed=3, unknown_to_mast=2)
     again = build_universe(20, seed=3, unknown_to_mast=2)
     assert universe.hosts == again.hosts and universe.observations == again.observations
-    assert len(universe.hosts) == 22
+    k2 = universe.hosts_of("K2")
+    assert len(k2) == 22
     assert sum(not h.known_to_mast for h in universe.hosts) == 2
     assert all(not h.files for h in universe.hosts if not h.known_to_mast)
-    assert {p.disposition for h in universe.hosts for p in h.planets} == {"CONFIRMED", "CANDIDATE", "FALSE POSITIVE"}
-    assert any(not h.has_confirmed_planet for h in universe.hosts)
+    assert {p.disposition for h in k2 for p in h.planets} == {"CONFIRMED", "CANDIDATE", "FALSE POSITIVE"}
+    assert any(not h.has_confirmed_planet for h in k2)
+    for host in k2:
+        assert 2 <= len(host.units) <= 4 and set(host.units) <= set(K2_CAMPAIGNS)
+        assert 201000000 <= host.target_id <= 251999999
+        assert universe.host("K2", host.target_id) is universe.host_by_name(host.hostname) is host
+        assert [f.unit for f in host.files] == (list(host.units) if host.known_to_mast else [])
     for host in universe.hosts:
-        assert 2 <= len(host.campaigns) <= 4 and set(host.campaigns) <= set(K2_CAMPAIGNS)
-        assert 201000000 <= host.epic_id <= 251999999
-        assert universe.host_by_epic(host.epic_id) is universe.host_by_name(host.hostname) is host
-        assert [f.campaign for f in host.files] == (list(host.campaigns) if host.known_to_mast else [])
         assert all(date(2026, 11, 20) <= p.rowupdate <= date(2026, 11, 24) for p in host.planets)
-    assert len({f.obsid for f in universe.files}) == len(universe.files)
-    for file in universe.files[:10]:
+    k2_files = _files(universe, "K2")
+    assert len({f.obsid for f in k2_files}) == len(k2_files)
+    for file in k2_files[:10]:
         assert file.size == len(universe.fits_bytes(file))
 
 
 def test_keys_and_uris_follow_the_archive_layout():
     universe = build_universe(40)
-    by_campaign = {f.campaign: f for f in universe.files}
+    by_campaign = {f.unit: f for f in _files(universe, "K2")}
     file = next(f for c, f in by_campaign.items() if c < 10)
-    epic = str(file.epic_id)
-    assert file.key == (f"k2/public/lightcurves/c{file.campaign}/{epic[:4]}00000/{epic[4:6]}000/"
-                        f"ktwo{epic}-c{file.campaign:02d}_llc.fits")
+    epic = str(file.target_id)
+    assert file.key == (f"k2/public/lightcurves/c{file.unit}/{epic[:4]}00000/{epic[4:6]}000/"
+                        f"ktwo{epic}-c{file.unit:02d}_llc.fits")
     assert file.data_uri == "mast:K2/url/missions/k2/lightcurves/" + file.key.removeprefix("k2/public/lightcurves/")
-    assert file.filename == f"ktwo{epic}-c{file.campaign:02d}_llc.fits"
+    assert file.filename == f"ktwo{epic}-c{file.unit:02d}_llc.fits"
     split = next(f for c, f in by_campaign.items() if c > 90)
-    assert f"/c{split.campaign}/" in split.key and split.key.endswith(f"-c{split.campaign}_llc.fits")
+    assert f"/c{split.unit}/" in split.key and split.key.endswith(f"-c{split.unit}_llc.fits")
 
 
 def test_fits_file_is_valid_deterministic_and_sized():
@@ -164,7 +185,7 @@ def test_real_size_setting_gives_real_size_files():
 
 def test_query_criteria_returns_exactly_the_long_cadence_observations(standins, observations):
     table = _lc_query(observations, standins)
-    expected = {o.obs_id for o in standins.universe.observations if o.t_exptime == 1800}
+    expected = {o.obs_id for o in _k2_observations(standins.universe, 1800)}
     assert set(table["obs_id"]) == expected and len(table) == len(expected)
     assert set(table["t_exptime"]) == {1800.0}
     assert set(table["obs_collection"]) == {"K2"} and set(table["dataproduct_type"]) == {"timeseries"}
@@ -172,25 +193,25 @@ def test_query_criteria_returns_exactly_the_long_cadence_observations(standins, 
     # what astroquery actually sent: a list target_name, a separator for obs_collection, a min/max range
     filters = {f["paramName"]: f for f in standins.mast.invocations[-1]["params"]["filters"]}
     assert filters["obs_collection"] == {"paramName": "obs_collection", "separator": ";", "values": ["K2"]}
-    assert filters["target_name"]["values"] == [h.target_name for h in standins.universe.hosts]
+    assert filters["target_name"]["values"] == [h.target_name for h in standins.universe.hosts_of("K2")]
     assert filters["t_exptime"] == {"paramName": "t_exptime", "values": [{"min": 1799, "max": 1801}]}
 
 
 def test_short_cadence_and_other_filters(standins, observations):
     table = observations.query_criteria(obs_collection="K2", t_exptime=[59, 61], provenance_name="K2",
                                         instrument_name="Kepler", project="K2", dataproduct_type="timeseries")
-    assert set(table["obs_id"]) == {o.obs_id for o in standins.universe.observations if o.t_exptime == 60}
+    assert set(table["obs_id"]) == {o.obs_id for o in _k2_observations(standins.universe, 60)}
     assert all(obs_id.endswith("_sc") for obs_id in table["obs_id"])
     one = standins.universe.observations[0]
     assert list(observations.query_criteria(obs_id=one.obs_id)["obsid"]) == [one.obsid]
     with pytest.warns(NoResultsWarning):
-        assert len(observations.query_criteria(obs_collection="TESS")) == 0
+        assert len(observations.query_criteria(obs_collection="HST")) == 0
 
 
 def test_products_give_exactly_the_llc_files_with_their_sizes(standins, observations):
     products = observations.get_product_list(_lc_query(observations, standins))
     llc = observations.filter_products(products, productSubGroupDescription="LLC")
-    files = {f.data_uri: f for f in standins.universe.files}
+    files = {f.data_uri: f for f in _files(standins.universe, "K2")}
     assert sorted(llc["dataURI"]) == sorted(files)
     assert all(int(row["size"]) == files[row["dataURI"]].size for row in llc)
     assert set(products["productSubGroupDescription"]) == {"LLC", "TPF"}
@@ -240,7 +261,7 @@ def test_columns_config_marks_time_columns_numeric(standins):
 def test_executing_replies_are_polled_until_complete(standins, observations):
     standins.mast.add_fault("executing", times=2, service="Mast.Caom.Filtered")
     table = _lc_query(observations, standins)
-    assert len(table) == sum(o.t_exptime == 1800 for o in standins.universe.observations)
+    assert len(table) == len(_k2_observations(standins.universe, 1800))
     assert standins.mast.requests_by_service["Mast.Caom.Filtered"] == 3
     assert standins.mast.faults_fired["executing"] == 2
 
@@ -302,25 +323,25 @@ def test_tap_filters_by_the_adql_query(standins):
     assert reply.text.splitlines()[0] == "hostname,epic_hostname"
     table = pd.read_csv(io.StringIO(reply.text))
     day = date(2026, 11, 21)
-    expected = {(h.hostname, f"EPIC {h.epic_id}") for h in standins.universe.confirmed_hosts(day)}
+    expected = {(h.hostname, f"EPIC {h.target_id}") for h in standins.universe.confirmed_hosts(day)}
     assert set(zip(table["hostname"], table["epic_hostname"], strict=True)) == expected and len(table) == len(expected)
     assert any(not h.known_to_mast for h in standins.universe.confirmed_hosts(day))
     # rows the filter must drop do exist on that day
-    dropped = [p for h in standins.universe.hosts for p in h.planets
+    dropped = [p for h in standins.universe.hosts_of("K2") for p in h.planets
                if p.rowupdate == day and p.disposition != "CONFIRMED"]
     assert dropped
 
 
 def test_tap_formats_and_columns(standins):
     rows = _tap(standins, "select * from k2pandc order by pl_name", "json").json()
-    assert len(rows) == sum(len(h.planets) for h in standins.universe.hosts)
+    assert len(rows) == sum(len(h.planets) for h in standins.universe.hosts_of("K2"))
     assert set(rows[0]) == {"pl_name", "hostname", "k2_name", "epic_hostname", "tic_id", "default_flag",
                             "disposition", "disc_facility", "ra", "dec", "k2_campaigns", "k2_campaigns_num",
                             "rowupdate", "pl_pubdate", "releasedate"}
     host = standins.universe.hosts[0]
     row = next(r for r in rows if r["hostname"] == host.hostname)
-    assert row["k2_campaigns"] == ",".join(map(str, host.campaigns))
-    assert row["epic_hostname"] == f"EPIC {host.epic_id}"
+    assert row["k2_campaigns"] == ",".join(map(str, host.units))
+    assert row["epic_hostname"] == f"EPIC {host.target_id}"
     tsv = _tap(standins, "select top 3 pl_name, rowupdate from k2pandc", "tsv").text.splitlines()
     assert tsv[0] == "pl_name\trowupdate" and len(tsv) == 4
     posted = requests.post(standins.tap.base_url + "/TAP/sync", timeout=10,
@@ -358,15 +379,15 @@ def test_s3_serves_every_file_anonymously(standins, s3_client, tmp_path):
     universe = standins.universe
     listed = s3_client.get_paginator("list_objects_v2").paginate(Bucket="stpubdata", Prefix="k2/public/")
     keys = {o["Key"]: o["Size"] for page in listed for o in page.get("Contents", [])}
-    assert keys == {f.key: f.size for f in universe.files}
-    file = universe.files[-1]
+    assert keys == {f.key: f.size for f in _files(universe, "K2")}
+    file = _files(universe, "K2")[-1]
     body = s3_client.get_object(Bucket="stpubdata", Key=file.key)["Body"].read()
     assert body == universe.fits_bytes(file)
     s3_client.download_file("stpubdata", file.key, str(tmp_path / file.filename))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with fits.open(tmp_path / file.filename, checksum=True) as hdus:
-            assert hdus[0].header["KEPLERID"] == file.epic_id
+            assert hdus[0].header["KEPLERID"] == file.target_id
     assert standins.s3.requests_by_method["GET"] >= 2
 
 
@@ -435,6 +456,417 @@ def test_s3_hook_with_the_airflow_connections(standins, monkeypatch):
     team.create_bucket("team-hook-bucket")
     team.load_bytes(content, "k2/copy.fits", "team-hook-bucket")
     assert team.get_key("k2/copy.fits", "team-hook-bucket").content_length == file.size
+
+
+# --- K2 stays as it was -------------------------------------------------------------------------
+
+# Digests of the K2 part of build_universe computed before Kepler and TESS were added: hosts,
+# planets, observations, products, MAST rows, k2pandc rows and every file's bytes.
+K2_DIGESTS = {
+    (8, 1): "33298f9362de231444c69f81118fe56227e3d52e80c36e46a134ce7a1dab53d4",
+    (20, 0): "764c1b877752ed909a24b853a897e688b563c6a7ddceb43409d95af013fcd2b3",
+}
+
+
+def _k2_digest(universe: Universe) -> str:
+    digest = hashlib.sha256()
+    for host in universe.hosts_of("K2"):
+        digest.update(repr((host.hostname, host.target_id, host.ra, host.dec,
+                            [(p.pl_name, p.disposition, p.rowupdate, p.releasedate) for p in host.planets],
+                            host.units, host.known_to_mast,
+                            [(f.target_id, f.unit, f.obsid, f.key, f.data_uri, f.size, f.rows) for f in host.files],
+                            )).encode())
+    for obs in (o for o in universe.observations if o.mission == "K2"):
+        digest.update(repr((obs.obsid, obs.obs_id, obs.target_id, obs.unit, obs.t_exptime, obs.ra, obs.dec,
+                            obs.t_min, obs.t_max, obs.data_url,
+                            [(p.obsid, p.obs_id, p.filename, p.data_uri, p.subgroup, p.description, p.size)
+                             for p in obs.products])).encode())
+        digest.update(json.dumps(observation_row(obs), sort_keys=True).encode())
+        for product in obs.products:
+            digest.update(json.dumps(product_row(product), sort_keys=True).encode())
+    digest.update(repr(k2pandc_rows(universe)).encode())
+    for file in _files(universe, "K2"):
+        digest.update(hashlib.sha256(universe.fits_bytes(file)).digest())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize(("n_hosts", "unknown"), sorted(K2_DIGESTS))
+def test_k2_is_bit_identical_to_before_kepler_and_tess(n_hosts, unknown):
+    assert _k2_digest(build_universe(n_hosts, unknown_to_mast=unknown)) == K2_DIGESTS[(n_hosts, unknown)]
+
+
+def test_k2_does_not_depend_on_the_other_missions():
+    alone = build_universe(8, seed=4, kepler_hosts=0, tess_hosts=0)
+    mixed = build_universe(8, seed=4, kepler_hosts=3, tess_hosts=11)
+    assert {h.mission for h in alone.hosts} == {"K2"}
+    assert alone.hosts == tuple(mixed.hosts_of("K2"))
+    assert alone.observations == tuple(o for o in mixed.observations if o.mission == "K2")
+    assert (len(mixed.hosts_of("Kepler")), len(mixed.hosts_of("TESS"))) == (3, 11)
+
+
+# --- Kepler and TESS: the universe ----------------------------------------------------------------
+
+def test_every_mission_is_built_with_unique_names_and_ids():
+    universe = build_universe(12)
+    assert MISSIONS == ("K2", "Kepler", "TESS")
+    assert [h.mission for h in universe.hosts] == ["K2"] * 12 + ["Kepler"] * 12 + ["TESS"] * 12
+    assert len({h.hostname for h in universe.hosts}) == len(universe.hosts)
+    assert len({f.key for f in universe.files}) == len(universe.files)
+    obsids = [int(o.obsid) for o in universe.observations]
+    assert len(set(obsids)) == len(obsids)
+    assert {o.obsid[:3] for o in universe.observations} == {"950", "970", "980"}
+    for host in universe.hosts:
+        assert universe.host(host.mission, host.target_id) is universe.host_by_name(host.hostname) is host
+        assert all(universe.file_by_uri(f.data_uri) is f for f in host.files)
+
+
+def test_kepler_hosts_quarters_and_kois():
+    universe = build_universe(12)
+    kepler = universe.hosts_of("Kepler")
+    real = {h.hostname: h for h in kepler[:4]}
+    assert [(h.target_id, h.designation) for h in real.values()] == [
+        (11904151, "KOI-72"), (10593626, "KOI-87"), (8554498, "KOI-5"), (3248033, "KOI-6")]
+    assert [(p.designation, p.pl_name, p.disposition) for p in real["Kepler-10"].planets] == [
+        ("K00072.01", "Kepler-10 b", "CONFIRMED"), ("K00072.02", "Kepler-10 c", "CONFIRMED")]
+    assert [(p.designation, p.disposition) for p in real["KOI-5"].planets] == [("K00005.01", "CANDIDATE")]
+    assert [(p.designation, p.disposition) for p in real["KOI-6"].planets] == [("K00006.01", "FALSE POSITIVE")]
+    generated = kepler[4:]
+    assert generated[0].hostname == "Kepler-1700" and generated[0].designation == "KOI-7000"
+    assert all(1000000 <= h.target_id <= 12999999 for h in generated)
+    assert not universe.host_by_name("KOI-7003").has_confirmed_planet  # index 7: false positive only
+    for host in kepler:
+        assert 2 <= len(host.units) <= 4 and set(host.units) <= set(range(18))
+        assert [f.unit for f in host.light_curves()] == list(host.units)
+        assert [f.kind for f in host.files] == ["lc"] * len(host.units) + ["bundle"]
+        assert host.light_curves(include_fast=True) == host.light_curves()
+    assert universe.confirmed_hosts(mission="Kepler") == [h for h in kepler if h.has_disposition("CONFIRMED")]
+    assert real["KOI-5"] in universe.hosts_with("Kepler", ["CANDIDATE"], date(2026, 11, 21))
+
+
+# Long-cadence file timestamps of quarters 0-17 (the real ones).
+QUARTER_TIMESTAMPS = ("2009131105131", "2009166043257", "2009259160929", "2009350155506", "2010078095331",
+                      "2010174085026", "2010265121752", "2010355172524", "2011073133259", "2011177032512",
+                      "2011271113734", "2012004120508", "2012088054726", "2012179063303", "2012277125453",
+                      "2013011073258", "2013098041711", "2013131215648")
+
+
+def test_kepler_keys_uris_and_bundles():
+    universe = build_universe(12)
+    prefixes = set()
+    for host in universe.hosts_of("Kepler"):
+        kic9 = f"{host.target_id:09d}"
+        folder = f"kepler/public/lightcurves/{kic9[:4]}/{kic9}/"
+        flags = "".join("1" if q in host.units else "0" for q in range(18))
+        for file in host.files:
+            name = (f"kplr{kic9}_lc_Q{flags}.tar" if file.kind == "bundle"
+                    else f"kplr{kic9}-{QUARTER_TIMESTAMPS[file.unit]}_llc.fits")
+            assert file.key == folder + name and file.filename == name
+            prefix, relative = file.data_uri.split("/url/missions/kepler/lightcurves/")
+            assert relative == file.key.removeprefix("kepler/public/lightcurves/")
+            prefixes.add(prefix)
+        bundle = host.files[-1]
+        content = universe.fits_bytes(bundle)
+        assert len(content) == bundle.size and bundle.rows == sum(f.rows for f in host.light_curves())
+        with tarfile.open(fileobj=io.BytesIO(content)) as tar:
+            assert tar.getnames() == [f.filename for f in host.light_curves()]
+            assert all(m.mtime == tar.getmembers()[0].mtime and m.uid == 0 for m in tar.getmembers())
+            for file in host.light_curves():
+                assert tar.extractfile(file.filename).read() == universe.fits_bytes(file)
+    assert prefixes == {"mast:KEPLER", "mast:Kepler"}
+    assert universe.host_by_name("Kepler-10").files[0].data_uri.startswith("mast:KEPLER/")
+
+
+def test_tess_hosts_sectors_and_tois():
+    universe = build_universe(12, days=5)
+    tess = universe.hosts_of("TESS")
+    assert [(h.hostname, h.target_id, h.designation) for h in tess[:4]] == [
+        ("pi Men", 261136679, "TOI-144"), ("LHS 3844", 410153553, "TOI-136"),
+        ("TOI-4455", 150151262, "TOI-4455"), ("TOI-4452", 142748283, "TOI-4452")]
+    assert [(p.pl_name, p.designation, p.disposition) for p in tess[0].planets] == [
+        ("pi Men c", "144.01", "CP"), ("pi Men b", "", "CP")]
+    assert [(p.designation, p.disposition) for p in tess[2].planets + tess[3].planets] == [
+        ("4455.01", "PC"), ("4452.01", "FP")]
+    assert tess[4].hostname == "TOI-5000" and tess[4].planets[0].designation == "5000.01"
+    assert all(10000000 <= h.target_id < 2000000000 for h in tess[4:])
+    start = date(2026, 11, 20)
+    for i, host in enumerate(tess):
+        assert host.designation == f"TOI-{host.planets[0].designation.split('.')[0]}"
+        old = [s for s in host.units if s <= 90]
+        assert 2 <= len(old) <= 4
+        assert [s for s in host.units if s > 90] == ([91 + i % 5] if i % 3 == 0 else [])
+        assert {f.kind for f in host.files} == ({"lc", "fast-lc"} if i % 2 == 0 else {"lc"})
+        assert [f.unit for f in host.light_curves()] == list(host.units)
+        assert len(host.light_curves(include_fast=True)) == len(host.units) * (2 if i % 2 == 0 else 1)
+        for file in host.files:
+            if file.unit > 90:  # the new sector: public at 06:00 UTC on one of the test days
+                assert file.released == mjd(start + timedelta(days=i % 5), hours=6)
+            else:
+                assert file.released < mjd(date(2026, 1, 1))
+    assert universe.confirmed_hosts(mission="TESS") == [h for h in tess if h.has_disposition("CP", "KP")]
+    assert {"CP", "KP", "PC", "FP"} <= {p.disposition for h in tess for p in h.planets}
+    assert tess[2] in universe.hosts_with("TESS", ["PC"]) and tess[3] in universe.hosts_with("TESS", "FP")
+
+
+def test_tess_keys_and_uris():
+    universe = build_universe(12)
+    for file in _files(universe, "TESS"):
+        tic16 = f"{file.target_id:016d}"
+        ending = "-s_lc.fits" if file.kind == "lc" else "-a_fast-lc.fits"
+        scid = f"{120 + file.unit // 10:04d}"
+        assert file.filename == f"tess{sector_timestamp(file.unit)}-s{file.unit:04d}-{tic16}-{scid}{ending}"
+        assert file.key == (f"tess/public/tid/s{file.unit:04d}/{tic16[0:4]}/{tic16[4:8]}/{tic16[8:12]}/"
+                            f"{tic16[12:16]}/{file.filename}")
+        assert file.data_uri == "mast:TESS/product/" + file.filename
+    assert sector_timestamp(1) == "2018206045859"  # the real sector 1 files' timestamp
+    assert [int(sector_timestamp(s)[:7]) for s in (1, 2, 91)] == [2018206, 2018233, 2025115]  # every ~27.4 days
+
+
+# --- Kepler and TESS: FITS ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("rows", [0, 1, 145, 3901])
+def test_kepler_and_tess_sizes_predict_the_file_length(rows):
+    assert kepler_llc_size(rows) == len(make_kepler_llc_fits(1000000 + rows, rows % 18, rows, seed=rows))
+    assert tess_lc_size(rows) == len(make_tess_lc_fits(10000000 + rows, 1 + rows % 90, rows, rows, 120))
+    assert tess_lc_size(rows) == len(make_tess_lc_fits(10000000 + rows, 1 + rows % 90, rows, rows, 20, 1.5, -2.5))
+
+
+def test_kepler_fits_headers_and_times():
+    content = make_kepler_llc_fits(11904151, 5, 300, seed=1)
+    assert content == make_kepler_llc_fits(11904151, 5, 300, seed=1) != make_kepler_llc_fits(11904151, 5, 300, 2)
+    hdus = _assert_valid_fits(content)
+    primary = hdus[0].header
+    assert (primary["TELESCOP"], primary["INSTRUME"], primary["OBJECT"]) == ("Kepler", "Kepler Photometer",
+                                                                           "KIC 11904151")
+    assert (primary["KEPLERID"], primary["QUARTER"]) == (11904151, 5)
+    assert {"SEASON", "CHANNEL", "MODULE", "OUTPUT", "CHECKSUM", "DATASUM"} <= set(primary)
+    table = hdus["LIGHTCURVE"]
+    assert table.columns.names == _k2_columns() and len(table.data) == 300
+    start, end = quarter_mjd(5)
+    assert start - 54832.5 <= table.data["TIME"].min() < table.data["TIME"].max() <= end - 54832.5
+    assert (table.data["QUALITY"] != 0).any() and (table.data["QUALITY"] == 0).mean() > 0.9
+    assert hdus["APERTURE"].data.ndim == 2 and "CHECKSUM" in hdus["APERTURE"].header
+
+
+@pytest.mark.parametrize(("cadence", "timedel"), [(120, 2 / 1440), (20, 20 / 86400)])
+def test_tess_fits_headers_and_times(cadence, timedel):
+    content = make_tess_lc_fits(261136679, 13, 300, 1, cadence, 84.291188, -80.469119)
+    hdus = _assert_valid_fits(content)
+    primary = hdus[0].header
+    assert (primary["TELESCOP"], primary["INSTRUME"], primary["OBJECT"]) == ("TESS", "TESS Photometer",
+                                                                           "TIC 261136679")
+    assert (primary["TICID"], primary["SECTOR"], primary["RA_OBJ"], primary["DEC_OBJ"]) == (
+        261136679, 13, 84.291188, -80.469119)
+    assert {"CAMERA", "CCD", "TESSMAG", "CHECKSUM", "DATASUM"} <= set(primary)
+    table = hdus["LIGHTCURVE"]
+    assert table.columns.names == _k2_columns() and table.header["TIMEDEL"] == pytest.approx(timedel)
+    start, end = sector_mjd(13)
+    times = table.data["TIME"]
+    assert start - 56999.5 <= times.min() < times.max() <= end - 56999.5
+    assert times[1] - times[0] == pytest.approx(timedel)
+    assert (table.data["QUALITY"] != 0).any()
+
+
+def _k2_columns() -> list[str]:
+    return fits.open(io.BytesIO(make_llc_fits(201000000, 1, 1, 0)))["LIGHTCURVE"].columns.names
+
+
+def test_universe_files_of_every_mission_are_valid_fits():
+    universe = build_universe(6)
+    for file in universe.files:
+        content = universe.fits_bytes(file)
+        assert len(content) == file.size
+        if file.kind == "bundle":
+            continue
+        primary = _assert_valid_fits(content)[0].header
+        if file.mission == "TESS":
+            host = universe.host("TESS", file.target_id)
+            assert (primary["TICID"], primary["SECTOR"], primary["RA_OBJ"]) == (file.target_id, file.unit, host.ra)
+        elif file.mission == "Kepler":
+            assert (primary["KEPLERID"], primary["QUARTER"]) == (file.target_id, file.unit)
+
+
+# --- Kepler and TESS: MAST through astroquery ---------------------------------------------------
+
+def test_kepler_long_cadence_observations_and_their_products(standins, observations):
+    universe = standins.universe
+    kepler = universe.hosts_of("Kepler")
+    table = observations.query_criteria(obs_collection="Kepler", target_name=[h.target_name for h in kepler],
+                                        t_exptime=[1799, 1801])
+    assert len(table) == len(kepler)  # one long-cadence observation per target, all quarters
+    assert set(table["target_name"]) == {f"kplr{h.target_id:09d}" for h in kepler}
+    assert set(table["obs_collection"]) == {"Kepler"} and set(table["provenance_name"]) == {"Kepler"}
+    assert set(table["instrument_name"]) == {"Kepler"} and set(table["filters"]) == {"KEPLER"}
+    assert all(obs_id.startswith("kplr") and "_lc_Q" in obs_id and len(obs_id.split("_Q")[1]) == 18
+               for obs_id in table["obs_id"])
+    products = observations.get_product_list(table)
+    llc = observations.filter_products(products, productSubGroupDescription="LLC")
+    files = {f.data_uri: f for f in _files(universe, "Kepler")}
+    assert sorted(llc["dataURI"]) == sorted(files)  # the .tar bundles are LLC too
+    bundles = [row for row in llc if row["productFilename"].endswith(".tar")]
+    assert len(bundles) == len(kepler)
+    assert all(row["description"] == "Lightcurve Long Cadence (CLC) - all quarters (tar)" for row in bundles)
+    assert all(int(row["size"]) == files[row["dataURI"]].size for row in llc)
+    assert set(products["productSubGroupDescription"]) == {"LLC"}
+    short = observations.query_criteria(obs_collection="Kepler", t_exptime=[59, 61])
+    assert len(short) == len(kepler[::3]) and all("_sc_Q" in obs_id for obs_id in short["obs_id"])
+    slc = observations.get_product_list(short)
+    assert set(slc["productSubGroupDescription"]) == {"SLC"}
+    assert not set(slc["dataURI"]) & {f.data_uri for f in universe.files}  # not in the bucket
+
+
+def test_tess_two_minute_and_twenty_second_observations(standins, observations):
+    universe = standins.universe
+    tess = universe.hosts_of("TESS")
+    names = [h.target_name for h in tess]
+    assert names[0] == "261136679"
+    two_min = observations.query_criteria(obs_collection="TESS", target_name=names, t_exptime=[119, 121])
+    assert len(two_min) == sum(len(h.units) for h in tess)
+    assert set(two_min["provenance_name"]) == {"SPOC"} and set(two_min["instrument_name"]) == {"Photometer"}
+    assert set(two_min["proposal_pi"]) == {"Ricker, George"}
+    assert all(obs_id.endswith("-s") for obs_id in two_min["obs_id"])
+    products = observations.get_product_list(two_min)
+    assert set(products["productSubGroupDescription"]) == {"LC", "TP"}
+    lc = observations.filter_products(products, productSubGroupDescription="LC")
+    assert sorted(lc["dataURI"]) == sorted(f.data_uri for h in tess for f in h.light_curves())
+    fast = observations.query_criteria(obs_collection="TESS", target_name=names, t_exptime=[19, 21])
+    assert len(fast) == sum(len(h.units) for h in tess[::2]) and all(o.endswith("-a_fast") for o in fast["obs_id"])
+    fast_products = observations.get_product_list(fast)
+    assert set(fast_products["productSubGroupDescription"]) == {"FAST-LC", "FAST-TP"}
+    fast_lc = observations.filter_products(fast_products, productSubGroupDescription="FAST-LC")
+    assert sorted(fast_lc["dataURI"]) == sorted(f.data_uri for f in universe.files if f.kind == "fast-lc")
+    one = observations.query_criteria(obs_collection="TESS", target_name="261136679", t_exptime=[119, 121])
+    assert len(one) == len(universe.host_by_name("pi Men").units)
+
+
+def test_t_obs_release_ranges_find_the_new_sectors(standins, observations):
+    start = date(2026, 11, 20)
+    table = observations.query_criteria(obs_collection="TESS", t_obs_release=[mjd(start), mjd(start, 24 * 5)])
+    new = [o for o in standins.universe.observations if o.mission == "TESS" and o.unit > 90]
+    assert new and sorted(table["obs_id"]) == sorted(o.obs_id for o in new)
+    sent = {f["paramName"]: f for f in standins.mast.invocations[-1]["params"]["filters"]}
+    assert sent["t_obs_release"]["values"] == [{"min": mjd(start), "max": mjd(start, 24 * 5)}]
+    second_day = observations.query_criteria(obs_collection="TESS", t_exptime=[119, 121],
+                                             t_obs_release=[mjd(start, 24), mjd(start, 48) - 1e-6])
+    hosts = [h for i, h in enumerate(standins.universe.hosts_of("TESS")) if i % 3 == 0 and i % 5 == 1]
+    assert sorted(second_day["target_name"]) == sorted(h.target_name for h in hosts)
+
+
+def test_release_cutoff_hides_what_is_not_yet_public(standins, observations):
+    universe = standins.universe
+    new = [o for o in universe.observations if o.unit > 90 and o.mission == "TESS"]
+    everything = observations.query_criteria(obs_collection="TESS", t_exptime=[119, 121])
+    standins.mast.release_cutoff_mjd = mjd(date(2026, 11, 20))
+    hidden = observations.query_criteria(obs_collection="TESS", t_exptime=[119, 121])
+    assert set(everything["obs_id"]) - set(hidden["obs_id"]) == {o.obs_id for o in new if o.t_exptime == 120}
+    with pytest.warns(NoResultsWarning):
+        reply = observations._portal_api_connection.service_request(
+            "Mast.Caom.Products", {"obsid": ",".join(o.obsid for o in new)})
+    assert len(reply) == 0
+    standins.mast.release_cutoff_mjd = mjd(date(2026, 11, 21))  # the first day's sectors are out
+    first_day = set(observations.query_criteria(obs_collection="TESS", t_exptime=[119, 121])["obs_id"])
+    assert first_day - set(hidden["obs_id"]) == {o.obs_id for o in new if o.t_exptime == 120
+                                                 and o.t_obs_release < mjd(date(2026, 11, 21))}
+    standins.reset()
+    assert standins.mast.release_cutoff_mjd is None
+    assert len(observations.query_criteria(obs_collection="TESS", t_exptime=[119, 121])) == len(everything)
+
+
+def test_path_lookup_and_download_for_every_mission(standins, observations, tmp_path):
+    universe = standins.universe
+    files = [_files(universe, "Kepler")[0], _files(universe, "Kepler")[-1],
+             next(f for f in universe.files if f.data_uri.startswith("mast:Kepler/")),
+             _files(universe, "TESS")[0], next(f for f in universe.files if f.kind == "fast-lc")]
+    reply = requests.get(standins.mast.base_url + "/api/v0.1/path_lookup/",
+                         params={"uri": [f.data_uri for f in files]}, timeout=10).json()
+    assert reply == {f.data_uri: {"status_code": 200, "path": "/" + f.key} for f in files}
+    for file in files:
+        status, _, _ = observations.download_file(file.data_uri, local_path=str(tmp_path / file.filename))
+        assert status == "COMPLETE"
+        assert (tmp_path / file.filename).read_bytes() == universe.fits_bytes(file)
+    tp = next(p for o in universe.observations for p in o.products if p.subgroup == "TP")
+    missing = requests.get(standins.mast.base_url + "/api/v0.1/Download/file", params={"uri": tp.data_uri},
+                           timeout=10)
+    assert missing.status_code == 404
+
+
+# --- Kepler and TESS: the archive's TAP -----------------------------------------------------------
+
+def test_tap_cumulative_is_the_koi_table(standins):
+    universe = standins.universe
+    rows = _tap(standins, "select * from cumulative order by rowid", "json").json()
+    assert len(rows) == sum(len(h.planets) for h in universe.hosts_of("Kepler"))
+    assert list(rows[0]) == ["rowid", "kepid", "kepoi_name", "kepler_name", "koi_disposition", "koi_pdisposition",
+                             "koi_score", "koi_period", "ra", "dec", "koi_vet_stat", "koi_vet_date"]
+    kepler10 = _tap(standins, "select kepid, kepoi_name, kepler_name, koi_disposition from cumulative "
+                              "where kepoi_name like 'K00072%' order by kepoi_name").text.splitlines()
+    assert kepler10 == ["kepid,kepoi_name,kepler_name,koi_disposition", "11904151,K00072.01,Kepler-10 b,CONFIRMED",
+                        "11904151,K00072.02,Kepler-10 c,CONFIRMED"]
+    koi5 = _tap(standins, "select kepler_name, koi_disposition, koi_vet_stat from cumulative where kepid = 8554498",
+                "json").json()
+    assert koi5 == [{"kepler_name": None, "koi_disposition": "CANDIDATE", "koi_vet_stat": "Done"}]
+    day = date(2026, 11, 21)
+    confirmed = pd.read_csv(io.StringIO(_tap(
+        standins, "select distinct kepid from cumulative where koi_disposition in ('CONFIRMED') "
+                  f"and koi_vet_date = '{day}'").text))
+    assert set(confirmed["kepid"]) == {h.target_id for h in universe.confirmed_hosts(day, "Kepler")}
+
+
+def test_tap_toi_table(standins):
+    universe = standins.universe
+    rows = _tap(standins, "select * from toi", "json").json()
+    assert len(rows) == sum(1 for h in universe.hosts_of("TESS") for p in h.planets if p.designation)
+    assert list(rows[0]) == ["rowid", "toi", "toipfx", "tid", "ctoi_alias", "pl_pnum", "tfopwg_disp", "ra", "dec",
+                             "pl_orbper", "toi_created", "rowupdate", "release_date"]
+    pi_men = _tap(standins, "select toi, toipfx, tid, ctoi_alias, tfopwg_disp, rowupdate from toi where toipfx = 144",
+                  "json").json()
+    assert pi_men == [{"toi": 144.01, "toipfx": 144, "tid": 261136679, "ctoi_alias": 261136679.01,
+                       "tfopwg_disp": "CP", "rowupdate": "2026-11-20 12:00:00"}]
+    assert _tap(standins, "select tfopwg_disp from toi where toi = 4455.01", "json").json() == [{"tfopwg_disp": "PC"}]
+    day = date(2026, 11, 22)
+    reply = _tap(standins, "select distinct tid from toi where tfopwg_disp in ('CP', 'KP') "
+                           f"and rowupdate >= '{day}' and rowupdate < '{day + timedelta(days=1)}'", "json").json()
+    assert {r["tid"] for r in reply} == {h.target_id for h in universe.hosts_with("TESS", ("CP", "KP"), day)}
+    assert {r["tid"] for r in reply} == {h.target_id for h in universe.confirmed_hosts(day, "TESS")}
+
+
+def test_tap_pscomppars_has_every_confirmed_planet(standins):
+    universe = standins.universe
+    rows = _tap(standins, "select * from pscomppars", "json").json()
+    assert list(rows[0]) == ["pl_name", "hostname", "tic_id", "disc_facility", "ra", "dec", "rowupdate"]
+    confirmed = {(p.pl_name, h.hostname) for h in universe.hosts for p in h.planets
+                 if p.disposition in ("CONFIRMED", "CP", "KP")}
+    assert {(r["pl_name"], r["hostname"]) for r in rows} == confirmed and len(rows) == len(confirmed)
+    pi_men = _tap(standins, "select pl_name, tic_id from pscomppars where hostname in ('pi Men') order by pl_name",
+                  "json").json()
+    assert pi_men == [{"pl_name": "pi Men b", "tic_id": "TIC 261136679"},
+                      {"pl_name": "pi Men c", "tic_id": "TIC 261136679"}]
+    assert all(r["tic_id"].startswith("TIC ") for r in rows)
+    assert {r["disc_facility"] for r in rows if r["hostname"].startswith("Kepler-")} == {"Kepler"}
+
+
+# --- Kepler and TESS: S3 and the CLI -----------------------------------------------------------
+
+def test_bucket_holds_every_file_byte_for_byte(standins, s3_client):
+    universe = standins.universe
+    listed = s3_client.get_paginator("list_objects_v2").paginate(Bucket="stpubdata")
+    keys = {o["Key"]: o["Size"] for page in listed for o in page.get("Contents", [])}
+    expected = {f.key: f.size for f in universe.files}
+    assert {key: size for key, size in keys.items() if key in expected} == expected
+    assert all("_short_" in key for key in set(keys) - set(expected))  # test_s3_crafted_object's
+    assert {f.kind for f in universe.files} == {"lc", "fast-lc", "bundle"}
+    for file in universe.files:
+        body = s3_client.get_object(Bucket="stpubdata", Key=file.key)["Body"].read()
+        assert body == universe.fits_bytes(file), file.key
+
+
+def test_cli_options_for_kepler_and_tess():
+    defaults = parse_args(["--hosts", "3"])
+    assert (defaults.kepler_hosts, defaults.tess_hosts) == (None, None)
+    chosen = parse_args(["--kepler-hosts", "0", "--tess-hosts", "5"])
+    assert (chosen.kepler_hosts, chosen.tess_hosts) == (0, 5)
+    universe = Standins(n_hosts=2, kepler_hosts=0, tess_hosts=5).universe
+    assert [len(universe.hosts_of(m)) for m in MISSIONS] == [2, 0, 5]
+    assert isinstance(universe.hosts[0], Host)
 
 
 # --- the bundle and the CLI ---------------------------------------------------------------------

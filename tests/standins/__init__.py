@@ -24,10 +24,12 @@ class Standins:
     """Start the three stand-ins over one Universe (built here unless given); stop them on exit."""
 
     def __init__(self, universe: Universe | None = None, *, n_hosts: int = 20, seed: int = 0,
-                 fits_rows: int = 200, unknown_to_mast: int = 0, mast_latency_s: float = 0.0,
-                 tap_latency_s: float = 0.0, s3_latency_s: float = 0.0) -> None:
+                 fits_rows: int = 200, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
+                 tess_hosts: int | None = None, mast_latency_s: float = 0.0, tap_latency_s: float = 0.0,
+                 s3_latency_s: float = 0.0) -> None:
         self.universe = universe or build_universe(n_hosts, seed=seed, fits_rows=fits_rows,
-                                                   unknown_to_mast=unknown_to_mast)
+                                                   unknown_to_mast=unknown_to_mast, kepler_hosts=kepler_hosts,
+                                                   tess_hosts=tess_hosts)
         self._latencies = (mast_latency_s, tap_latency_s, s3_latency_s)
         self.mast: MastPortalStandin | None = None
         self.tap: TapStandin | None = None
@@ -56,13 +58,15 @@ class Standins:
         self.stop()
 
     def reset(self) -> None:
-        """Back to a clean state between tests: no faults, latency, crafted products or recorded requests."""
+        """Back to a clean state between tests: no faults, latency, crafted products, release cutoff or
+        recorded requests."""
         for part in (self.mast, self.tap, self.s3):
             part.clear_faults()
             part.latency_s = 0.0
             part.reset_counters()
         self.mast.clear_products()
         self.mast.retry_after = None
+        self.mast.release_cutoff_mjd = None
         self.s3.body_delay_s = 0.0
 
     def airflow_env(self) -> dict[str, str]:

@@ -21,6 +21,8 @@ DESTINATION_BUCKET = "team-bucket"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.standins", description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=20, help="number of K2 hosts known to MAST")
+    parser.add_argument("--kepler-hosts", type=int, default=None, help="number of Kepler hosts (default: --hosts)")
+    parser.add_argument("--tess-hosts", type=int, default=None, help="number of TESS hosts (default: --hosts)")
     parser.add_argument("--unknown-to-mast", type=int, default=0, help="extra hosts MAST does not know")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fits-rows", type=int, default=200, help="rows per light curve (6000 ~ 610 KB)")
@@ -41,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with Standins(n_hosts=args.hosts, seed=args.seed, fits_rows=args.fits_rows,
-                  unknown_to_mast=args.unknown_to_mast, mast_latency_s=args.mast_latency,
+                  unknown_to_mast=args.unknown_to_mast, kepler_hosts=args.kepler_hosts,
+                  tess_hosts=args.tess_hosts, mast_latency_s=args.mast_latency,
                   tap_latency_s=args.tap_latency, s3_latency_s=args.s3_latency) as standins:
         standins.s3.create_bucket(DESTINATION_BUCKET)
         lines = export_lines(standins.airflow_env())

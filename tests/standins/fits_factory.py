@@ -1,6 +1,6 @@
-"""Synthetic K2 long-cadence light-curve FITS files (``*_llc.fits``).
+"""Synthetic light-curve FITS files: K2 and Kepler long cadence (``*_llc.fits``), TESS SPOC (``*_lc.fits``).
 
-The layout follows real K2 LLC files: a primary HDU with the target's keywords,
+The layout follows the real files: a primary HDU with the target's keywords,
 a ``LIGHTCURVE`` binary table and an ``APERTURE`` image. Every HDU carries
 ``CHECKSUM``/``DATASUM`` (what ``writeto(checksum=True)`` adds), stamped with a
 fixed comment instead of the current time so the bytes are deterministic.
@@ -8,7 +8,8 @@ fixed comment instead of the current time so the bytes are deterministic.
 Size: the table has the real K2 column set (about 100 bytes a row), so
 ``rows=200`` gives 37 KB, ``rows=4000`` ~420 KB, ``rows=6000`` ~610 KB and
 ``rows=8000`` ~820 KB (real files: 0.4-1 MB).
-Use :func:`llc_size` to know a file's size without building it.
+Use :func:`llc_size` (K2), :func:`kepler_llc_size` or :func:`tess_lc_size` to know a file's
+size without building it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from functools import cache
 import numpy as np
 from astropy.io import fits
 
+from .timeline import KEPLER_BJD_OFFSET, MJD_TO_JD, TESS_BJD_OFFSET, quarter_mjd, sector_mjd
+
 LONG_CADENCE_DAYS = 0.0204340  # 29.4 minutes
 APERTURE_SHAPE = (12, 11)
 _CHECKSUM_COMMENT = "checksum of the synthetic stand-in file"
+_FIRST_CADENCE_DAYS = 0.5  # Kepler and TESS light curves start this long after their quarter / sector
 
 _BLOCK = 2880
 # (name, FITS format, unit) in the order real K2 LLC files use.
@@ -56,16 +60,22 @@ _ROW_BYTES = sum({"D": 8, "E": 4, "J": 4}[fmt] for _, fmt, _ in _COLUMNS)
 def make_llc_fits(epic_id: int, campaign: int, rows: int, seed: int) -> bytes:
     """Return the bytes of a K2 LLC file; the same inputs give the same bytes."""
     rng = np.random.default_rng([seed, epic_id, campaign])
-    hdus = fits.HDUList([
-        _primary_hdu(epic_id, campaign),
-        _lightcurve_hdu(epic_id, campaign, rows, rng),
-        _aperture_hdu(rng),
-    ])
-    for hdu in hdus:
-        hdu.add_checksum(when=_CHECKSUM_COMMENT)
-    buffer = io.BytesIO()
-    hdus.writeto(buffer)
-    return buffer.getvalue()
+    primary = _primary_hdu({
+        "TELESCOP": ("Kepler", "telescope"),
+        "INSTRUME": ("Kepler Photometer", "detector type"),
+        "OBJECT": (f"EPIC {epic_id}", "string version of target id"),
+        "KEPLERID": (epic_id, "unique Kepler target identifier"),
+        "CAMPAIGN": (campaign, "Observing campaign number"),
+        "MISSION": ("K2", "Mission name"),
+        "OBSMODE": ("long cadence", "observing mode"),
+        "DATA_REL": (30, "data release version number"),
+        "PROCVER": ("svn+ssh://murzim/repo/soc/tags/release/9.3.54", "SW version"),
+    })
+    start = 1940.0 + 85.0 * (campaign if campaign < 90 else campaign // 10)
+    data = _lightcurve_data(start, LONG_CADENCE_DAYS, rows, rng, quality_flag=16384)
+    table = _lightcurve_hdu(data, "BJD - 2454833", LONG_CADENCE_DAYS,
+                            {"OBJECT": f"EPIC {epic_id}", "KEPLERID": epic_id})
+    return _write([primary, table, _aperture_hdu(rng)])
 
 
 def llc_size(rows: int) -> int:
@@ -74,45 +84,113 @@ def llc_size(rows: int) -> int:
     Headers have a fixed number of cards, so only the table data (padded to 2880-byte
     blocks) depends on ``rows``.
     """
-    return _size_without_rows() + _BLOCK * math.ceil(rows * _ROW_BYTES / _BLOCK)
+    return _size_without_rows("K2") + _table_bytes(rows)
+
+
+def make_kepler_llc_fits(kic: int, quarter: int, rows: int, seed: int) -> bytes:
+    """Return the bytes of a Kepler long-cadence file of one quarter (TIME in BJD - 2454833)."""
+    rng = np.random.default_rng([seed, kic, quarter, 1800])
+    season = (quarter - 2) % 4  # the spacecraft rolls every quarter; Q2 was season 0
+    channel = 1 + (kic + 21 * season) % 84
+    primary = _primary_hdu({
+        "TELESCOP": ("Kepler", "telescope"),
+        "INSTRUME": ("Kepler Photometer", "detector type"),
+        "OBJECT": (f"KIC {kic}", "string version of KEPLERID"),
+        "KEPLERID": (kic, "unique Kepler target identifier"),
+        "QUARTER": (quarter, "Observing quarter"),
+        "SEASON": (season, "Observing season"),
+        "CHANNEL": (channel, "CCD channel"),
+        "MODULE": (2 + (channel - 1) // 4, "CCD module"),
+        "OUTPUT": (1 + (channel - 1) % 4, "CCD output"),
+        "OBSMODE": ("long cadence", "observing mode"),
+        "DATA_REL": (25, "data release version number"),
+    })
+    start = quarter_mjd(quarter)[0] + _FIRST_CADENCE_DAYS + MJD_TO_JD - KEPLER_BJD_OFFSET
+    data = _lightcurve_data(start, LONG_CADENCE_DAYS, rows, rng, quality_flag=128)
+    table = _lightcurve_hdu(data, "BJD - 2454833", LONG_CADENCE_DAYS, {"OBJECT": f"KIC {kic}", "KEPLERID": kic})
+    return _write([primary, table, _aperture_hdu(rng)])
+
+
+def kepler_llc_size(rows: int) -> int:
+    """Byte length of a :func:`make_kepler_llc_fits` file with ``rows`` rows (without building it)."""
+    return _size_without_rows("Kepler") + _table_bytes(rows)
+
+
+def make_tess_lc_fits(tic: int, sector: int, rows: int, seed: int, cadence_s: int = 120,
+                      ra: float = 0.0, dec: float = 0.0) -> bytes:
+    """Return the bytes of a TESS SPOC light curve (2-min, or 20-s with ``cadence_s=20``; TIME in BTJD)."""
+    rng = np.random.default_rng([seed, tic, sector, cadence_s])
+    primary = _primary_hdu({
+        "TELESCOP": ("TESS", "telescope"),
+        "INSTRUME": ("TESS Photometer", "detector type"),
+        "OBJECT": (f"TIC {tic}", "string version of target id"),
+        "TICID": (tic, "unique tess target identifier"),
+        "SECTOR": (sector, "Observing sector"),
+        "CAMERA": (1 + (tic + sector) % 4, "Camera number"),
+        "CCD": (1 + (tic // 4 + sector) % 4, "CCD chip number"),
+        "RA_OBJ": (ra, "[deg] right ascension"),
+        "DEC_OBJ": (dec, "[deg] declination"),
+        "TESSMAG": (round(6.0 + (tic % 900) / 100.0, 3), "[mag] TESS magnitude"),
+        "DATA_REL": (sector, "data release version number"),
+    })
+    cadence_days = cadence_s / 86400.0
+    start = sector_mjd(sector)[0] + _FIRST_CADENCE_DAYS + MJD_TO_JD - TESS_BJD_OFFSET
+    data = _lightcurve_data(start, cadence_days, rows, rng, quality_flag=512)
+    table = _lightcurve_hdu(data, "BJD - 2457000, days", cadence_days, {"OBJECT": f"TIC {tic}", "TICID": tic})
+    return _write([primary, table, _aperture_hdu(rng)])
+
+
+def tess_lc_size(rows: int) -> int:
+    """Byte length of a :func:`make_tess_lc_fits` file with ``rows`` rows, either cadence (without building it)."""
+    return _size_without_rows("TESS") + _table_bytes(rows)
+
+
+def _table_bytes(rows: int) -> int:
+    return _BLOCK * math.ceil(rows * _ROW_BYTES / _BLOCK)
 
 
 @cache
-def _size_without_rows() -> int:
-    return len(make_llc_fits(201000000, 1, 0, 0))
+def _size_without_rows(mission: str) -> int:
+    if mission == "K2":
+        return len(make_llc_fits(201000000, 1, 0, 0))
+    if mission == "Kepler":
+        return len(make_kepler_llc_fits(11904151, 1, 0, 0))
+    return len(make_tess_lc_fits(261136679, 1, 0, 0))
 
 
-def _primary_hdu(epic_id: int, campaign: int) -> fits.PrimaryHDU:
+def _write(hdus: list[fits.PrimaryHDU | fits.BinTableHDU | fits.ImageHDU]) -> bytes:
+    hdulist = fits.HDUList(hdus)
+    for hdu in hdulist:
+        hdu.add_checksum(when=_CHECKSUM_COMMENT)
+    buffer = io.BytesIO()
+    hdulist.writeto(buffer)
+    return buffer.getvalue()
+
+
+def _primary_hdu(cards: dict[str, tuple]) -> fits.PrimaryHDU:
     header = fits.Header()
-    header["TELESCOP"] = ("Kepler", "telescope")
-    header["INSTRUME"] = ("Kepler Photometer", "detector type")
-    header["OBJECT"] = (f"EPIC {epic_id}", "string version of target id")
-    header["KEPLERID"] = (epic_id, "unique Kepler target identifier")
-    header["CAMPAIGN"] = (campaign, "Observing campaign number")
-    header["MISSION"] = ("K2", "Mission name")
-    header["OBSMODE"] = ("long cadence", "observing mode")
-    header["DATA_REL"] = (30, "data release version number")
-    header["PROCVER"] = ("svn+ssh://murzim/repo/soc/tags/release/9.3.54", "SW version")
+    for keyword, value in cards.items():
+        header[keyword] = value
     return fits.PrimaryHDU(header=header)
 
 
-def _lightcurve_hdu(epic_id: int, campaign: int, rows: int, rng: np.random.Generator) -> fits.BinTableHDU:
-    data = _lightcurve_data(campaign, rows, rng)
+def _lightcurve_hdu(data: dict[str, np.ndarray], time_unit: str, cadence_days: float,
+                    cards: dict[str, object]) -> fits.BinTableHDU:
     columns = [
-        fits.Column(name=name, format=fmt, unit=unit, array=data[name])
+        fits.Column(name=name, format=fmt, unit=time_unit if name == "TIME" else unit, array=data[name])
         for name, fmt, unit in _COLUMNS
     ]
     hdu = fits.BinTableHDU.from_columns(columns, name="LIGHTCURVE")
-    hdu.header["OBJECT"] = f"EPIC {epic_id}"
-    hdu.header["KEPLERID"] = epic_id
+    for keyword, value in cards.items():
+        hdu.header[keyword] = value
     hdu.header["TIMEREF"] = ("SOLARSYSTEM", "barycentric correction applied to times")
-    hdu.header["TIMEDEL"] = (LONG_CADENCE_DAYS, "[d] time elapsed between cadences")
+    hdu.header["TIMEDEL"] = (cadence_days, "[d] time elapsed between cadences")
     return hdu
 
 
-def _lightcurve_data(campaign: int, rows: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    start = 1940.0 + 85.0 * (campaign if campaign < 90 else campaign // 10)
-    time = start + LONG_CADENCE_DAYS * np.arange(rows, dtype=np.float64)
+def _lightcurve_data(start: float, cadence_days: float, rows: int, rng: np.random.Generator,
+                     quality_flag: int) -> dict[str, np.ndarray]:
+    time = start + cadence_days * np.arange(rows, dtype=np.float64)
     base = rng.uniform(1e4, 1e5)
     flux = (base + rng.normal(0.0, base * 1e-4, rows)).astype(np.float32)
     in_transit = (time % 3.3) < 0.1
@@ -134,7 +212,7 @@ def _lightcurve_data(campaign: int, rows: int, rng: np.random.Generator) -> dict
         "SAP_BKG_ERR": np.abs(small(1.0)),
         "PDCSAP_FLUX": flux,
         "PDCSAP_FLUX_ERR": np.abs(small(10.0)),
-        "QUALITY": np.where(rng.random(rows) < 0.02, 16384, 0).astype(np.int32),
+        "QUALITY": np.where(rng.random(rows) < 0.02, quality_flag, 0).astype(np.int32),
         "PSF_CENTR1": centre(500.0),
         "PSF_CENTR1_ERR": np.abs(small(0.001)),
         "PSF_CENTR2": centre(600.0),

@@ -4,7 +4,11 @@
   ``Mast.Caom.Products``, with ``pagesize``/``page`` paging.
 * ``POST /portal/Mashup/Mashup.asmx/columnsconfig`` (form ``colConfigId=<service>``).
 * ``GET /api/v0.1/path_lookup/?uri=...&uri=...``
-* ``GET|HEAD /api/v0.1/Download/file?uri=<dataURI>`` (LLC files only; other products 404).
+* ``GET|HEAD /api/v0.1/Download/file?uri=<dataURI>`` (bucket files only: light curves and Kepler
+  bundles; other products 404).
+
+Every mission of the universe is served (K2, Kepler, TESS). ``release_cutoff_mjd`` hides the
+observations (and their products) released after it, as MAST lists nothing before release.
 
 Counters, latency and faults can be changed at any time, from any thread.
 
@@ -55,6 +59,7 @@ class MastPortalStandin(Instrumented):
         self.invocations: list[dict[str, Any]] = []  # decoded JSON of every /invoke request
         self.authorization_headers: list[str] = []  # every Authorization header received
         self.retry_after: str | None = None  # when set, sent as Retry-After with "http503" faults
+        self.release_cutoff_mjd: float | None = None  # when set, later t_obs_release are not listed
         self._extra_products: list[dict[str, Any]] = []
         self._faults = FaultQueue(FAULT_KINDS)
         self._counter = RequestCounter()
@@ -155,7 +160,7 @@ class MastPortalStandin(Instrumented):
         if service is None:
             return _json_reply({"status": "ERROR", "msg": f"Unknown service: {invoke.get('service')}"})
         try:
-            rows, fields = service(self.universe, invoke.get("params") or {})
+            rows, fields = service(self.universe, invoke.get("params") or {}, self.release_cutoff_mjd)
         except ServiceError as err:
             return _json_reply({"status": "ERROR", "msg": str(err)})
         if fields is PRODUCT_FIELDS and self._extra_products:

@@ -1,7 +1,7 @@
 """MAST Portal services over a :class:`Universe`: rows, filters, paging, columns config.
 
 Reply shapes follow astroquery's recorded real replies (``astroquery/mast/tests/data``:
-``caom.json``, ``products.json``, ``columnsconfig.json``), with K2-flavoured values.
+``caom.json``, ``products.json``, ``columnsconfig.json``), with each mission's values.
 """
 
 from __future__ import annotations
@@ -42,50 +42,75 @@ class ServiceError(Exception):
     """A problem MAST reports as ``{"status": "ERROR", "msg": ...}``."""
 
 
+# Columns whose values depend on the mission (as real MAST rows of each collection give them).
+_MISSION_COLUMNS: dict[str, dict[str, Any]] = {
+    "K2": {"obs_collection": "K2", "provenance_name": "K2", "instrument_name": "Kepler", "project": "K2",
+           "filters": "KEPLER", "proposal_pi": "Howell, Steve B.", "calib_level": 2, "em_min": 420.0, "em_max": 900.0},
+    "Kepler": {"obs_collection": "Kepler", "provenance_name": "Kepler", "instrument_name": "Kepler",
+               "project": "Kepler", "filters": "KEPLER", "proposal_pi": "Borucki, William J.", "calib_level": 2,
+               "em_min": 420.0, "em_max": 900.0},
+    "TESS": {"obs_collection": "TESS", "provenance_name": "SPOC", "instrument_name": "Photometer", "project": "TESS",
+             "filters": "TESS", "proposal_pi": "Ricker, George", "calib_level": 3, "em_min": 600.0, "em_max": 1000.0},
+}
+_SCIENCE_SUBGROUPS = frozenset({"LLC", "SLC", "LC", "FAST-LC"})
+
+
 def observation_row(obs: Observation) -> dict[str, Any]:
+    values = _MISSION_COLUMNS[obs.mission]
+    proposal_id = {"K2": f"GO{obs.unit}001", "Kepler": "EX"}.get(obs.mission, "N/A")
     return {
-        "intentType": "science", "obs_collection": "K2", "provenance_name": "K2",
-        "dataproduct_type": "timeseries", "instrument_name": "Kepler", "project": "K2", "filters": "KEPLER",
+        "intentType": "science", "obs_collection": values["obs_collection"],
+        "provenance_name": values["provenance_name"], "dataproduct_type": "timeseries",
+        "instrument_name": values["instrument_name"], "project": values["project"], "filters": values["filters"],
         "wavelength_region": "Optical", "target_name": obs.target_name, "target_classification": "",
-        "obs_id": obs.obs_id, "s_ra": obs.ra, "s_dec": obs.dec, "proposal_id": f"GO{obs.campaign}001",
-        "proposal_pi": "Howell, Steve B.", "calib_level": 2, "t_min": obs.t_min, "t_max": obs.t_max,
-        "t_exptime": obs.t_exptime, "em_min": 420.0, "em_max": 900.0, "obs_title": "",
-        "t_obs_release": obs.t_max + 90.0, "s_region": f"CIRCLE ICRS {obs.ra:.6f} {obs.dec:.6f} 0.00138889",
-        "jpegURL": None, "dataURL": obs.data_url, "obsid": int(obs.obsid), "objID": int(obs.obsid) + 7000000000,
-        "distance": 0.0, "_selected_": None,
+        "obs_id": obs.obs_id, "s_ra": obs.ra, "s_dec": obs.dec, "proposal_id": proposal_id,
+        "proposal_pi": values["proposal_pi"], "calib_level": values["calib_level"], "t_min": obs.t_min,
+        "t_max": obs.t_max, "t_exptime": obs.t_exptime, "em_min": values["em_min"], "em_max": values["em_max"],
+        "obs_title": "", "t_obs_release": obs.t_obs_release,
+        "s_region": f"CIRCLE ICRS {obs.ra:.6f} {obs.dec:.6f} 0.00138889", "jpegURL": None, "dataURL": obs.data_url,
+        "obsid": int(obs.obsid), "objID": int(obs.obsid) + 7000000000, "distance": 0.0, "_selected_": None,
     }
 
 
 def product_row(product: Product) -> dict[str, Any]:
-    science = product.subgroup in ("LLC", "SLC")
+    science = product.subgroup in _SCIENCE_SUBGROUPS
+    values = _MISSION_COLUMNS[product.mission]
     return {
-        "obsID": int(product.obsid), "obs_collection": "K2", "dataproduct_type": "timeseries",
+        "obsID": int(product.obsid), "obs_collection": values["obs_collection"], "dataproduct_type": "timeseries",
         "obs_id": product.obs_id, "description": product.description, "type": "S",
         "dataURI": product.data_uri, "productType": "SCIENCE",
         "productGroupDescription": "Minimum Recommended Products" if science else None,
-        "productSubGroupDescription": product.subgroup, "productDocumentationURL": None, "project": "K2",
-        "prvversion": None, "productFilename": product.filename, "size": product.size, "_selected_": None,
+        "productSubGroupDescription": product.subgroup, "productDocumentationURL": None,
+        "project": values["project"], "prvversion": None, "productFilename": product.filename,
+        "size": product.size, "_selected_": None,
     }
 
 
-def caom_filtered(universe: Universe, params: dict[str, Any]) -> tuple[list[dict], tuple]:
-    """``Mast.Caom.Filtered``: ``{columns, filters: [{paramName, values, [separator, freeText]}]}``."""
-    rows = [observation_row(o) for o in universe.observations]
+def caom_filtered(universe: Universe, params: dict[str, Any],
+                  release_cutoff_mjd: float | None = None) -> tuple[list[dict], tuple]:
+    """``Mast.Caom.Filtered``: ``{columns, filters: [{paramName, values, [separator, freeText]}]}``.
+
+    Observations released after ``release_cutoff_mjd`` are not listed (MAST lists nothing before release).
+    """
+    rows = [observation_row(o) for o in _released(universe, release_cutoff_mjd)]
     for spec in params.get("filters") or []:
         rows = [r for r in rows if _matches(spec, r)]
     return _select_columns(rows, params.get("columns", "*"))
 
 
-def caom_products(universe: Universe, params: dict[str, Any]) -> tuple[list[dict], tuple]:
+def caom_products(universe: Universe, params: dict[str, Any],
+                  release_cutoff_mjd: float | None = None) -> tuple[list[dict], tuple]:
     """``Mast.Caom.Products``: ``{obsid: "id1,id2,..."}`` -> products in the order asked."""
     wanted = [x.strip() for x in str(params.get("obsid", "")).split(",") if x.strip()]
     if not wanted:
         raise ServiceError("Parameter 'obsid' is required.")
-    by_obsid: dict[str, list[Product]] = {}
-    for product in universe.products:
-        by_obsid.setdefault(product.obsid, []).append(product)
-    rows = [product_row(p) for obsid in dict.fromkeys(wanted) for p in by_obsid.get(obsid, [])]
+    by_obsid = {o.obsid: o.products for o in _released(universe, release_cutoff_mjd)}
+    rows = [product_row(p) for obsid in dict.fromkeys(wanted) for p in by_obsid.get(obsid, ())]
     return rows, PRODUCT_FIELDS
+
+
+def _released(universe: Universe, cutoff: float | None) -> list[Observation]:
+    return [o for o in universe.observations if cutoff is None or o.t_obs_release <= cutoff]
 
 
 def paged_reply(rows: list[dict], fields: tuple, pagesize: int, page: int) -> dict[str, Any]:

@@ -1,8 +1,14 @@
 """A local NASA Exoplanet Archive TAP service: ``GET|POST /TAP/sync?query=<ADQL>&format=csv``.
 
-Table ``k2pandc`` (one row per planet of the :class:`Universe`) lives in an in-memory
-SQLite database and the received ADQL runs as SQL, so results really are filtered by
-the query. ``SELECT TOP n`` is rewritten to ``LIMIT n``; everything else is passed as is.
+Tables, with the archive's column names, live in an in-memory SQLite database and the received
+ADQL runs as SQL, so results really are filtered by the query:
+
+* ``k2pandc``: one row per K2 planet or candidate;
+* ``cumulative``: one row per Kepler KOI (``kepler_name`` NULL unless confirmed);
+* ``toi``: one row per TESS TOI;
+* ``pscomppars``: one row per confirmed planet of every mission (K2/Kepler CONFIRMED, TESS CP/KP).
+
+``SELECT TOP n`` is rewritten to ``LIMIT n``; everything else is passed as is.
 Formats: ``csv``, ``tsv``, ``json`` (a list of objects); any other format, or none (the
 real default is VOTable), gives HTTP 400. A query SQLite rejects gives HTTP 400 with a
 plain-text message naming the problem, e.g. ``ERROR: invalid ADQL query: no such column: x``.
@@ -20,6 +26,7 @@ from collections import Counter
 
 from ._server import BackgroundServer, Reply, Request, serve
 from .faults import FaultQueue, Instrumented, RequestCounter
+from .records import CONFIRMED, MISSIONS, Host, Planet
 from .universe import Universe
 
 SYNC_PATH = "/TAP/sync"
@@ -30,31 +37,103 @@ K2PANDC_COLUMNS = (
     ("ra", "REAL"), ("dec", "REAL"), ("k2_campaigns", "TEXT"), ("k2_campaigns_num", "INTEGER"),
     ("rowupdate", "TEXT"), ("pl_pubdate", "TEXT"), ("releasedate", "TEXT"),
 )
+CUMULATIVE_COLUMNS = (
+    ("rowid", "INTEGER"), ("kepid", "INTEGER"), ("kepoi_name", "TEXT"), ("kepler_name", "TEXT"),
+    ("koi_disposition", "TEXT"), ("koi_pdisposition", "TEXT"), ("koi_score", "REAL"), ("koi_period", "REAL"),
+    ("ra", "REAL"), ("dec", "REAL"), ("koi_vet_stat", "TEXT"), ("koi_vet_date", "TEXT"),
+)
+TOI_COLUMNS = (
+    ("rowid", "INTEGER"), ("toi", "REAL"), ("toipfx", "INTEGER"), ("tid", "INTEGER"), ("ctoi_alias", "REAL"),
+    ("pl_pnum", "INTEGER"), ("tfopwg_disp", "TEXT"), ("ra", "REAL"), ("dec", "REAL"), ("pl_orbper", "REAL"),
+    ("toi_created", "TEXT"), ("rowupdate", "TEXT"), ("release_date", "TEXT"),
+)
+PSCOMPPARS_COLUMNS = (
+    ("pl_name", "TEXT"), ("hostname", "TEXT"), ("tic_id", "TEXT"), ("disc_facility", "TEXT"), ("ra", "REAL"),
+    ("dec", "REAL"), ("rowupdate", "TEXT"),
+)
 _FORMATS = {"csv": "csv", "text/csv": "csv", "tsv": "tsv", "text/tab-separated-values": "tsv",
             "json": "json", "application/json": "json"}
 _TOP = re.compile(r"^\s*select\s+(distinct\s+)?top\s+(\d+)\s+", re.IGNORECASE)
+_KOI_SCORES = {"CONFIRMED": 1.0, "CANDIDATE": 0.95, "FALSE POSITIVE": 0.0}
+_DISC_FACILITIES = {"K2": "K2", "Kepler": "Kepler", "TESS": "Transiting Exoplanet Survey Satellite (TESS)"}
 
 
 def k2pandc_rows(universe: Universe) -> list[tuple]:
-    """One ``k2pandc`` row per planet, in :data:`K2PANDC_COLUMNS` order."""
+    """One ``k2pandc`` row per K2 planet, in :data:`K2PANDC_COLUMNS` order."""
     rows = []
-    for i, host in enumerate(universe.hosts):
-        campaigns = ",".join(str(c) for c in host.campaigns)
+    for i, host in enumerate(universe.hosts_of("K2")):
+        campaigns = ",".join(str(c) for c in host.units)
         for planet in host.planets:
             k2_name = planet.pl_name if planet.pl_name.startswith("K2-") else None
             rows.append((
-                planet.pl_name, host.hostname, k2_name, f"EPIC {host.epic_id}", f"TIC {300000000 + i * 7919}",
-                1, planet.disposition, "K2", host.ra, host.dec, campaigns, len(host.campaigns),
+                planet.pl_name, host.hostname, k2_name, f"EPIC {host.target_id}", _tic_id(host, i),
+                1, planet.disposition, "K2", host.ra, host.dec, campaigns, len(host.units),
                 planet.rowupdate.isoformat(), planet.releasedate.strftime("%Y-%m"), planet.releasedate.isoformat(),
             ))
     return rows
 
 
+def cumulative_rows(universe: Universe) -> list[tuple]:
+    """One ``cumulative`` row per Kepler KOI, in :data:`CUMULATIVE_COLUMNS` order."""
+    kois = [(h, p) for h in universe.hosts_of("Kepler") for p in h.planets]
+    return [(
+        rowid, host.target_id, planet.designation,
+        planet.pl_name if planet.disposition == "CONFIRMED" else None, planet.disposition,
+        "FALSE POSITIVE" if planet.disposition == "FALSE POSITIVE" else "CANDIDATE",
+        _KOI_SCORES[planet.disposition], planet.period, host.ra, host.dec, "Done", planet.rowupdate.isoformat(),
+    ) for rowid, (host, planet) in enumerate(kois, start=1)]
+
+
+def toi_rows(universe: Universe) -> list[tuple]:
+    """One ``toi`` row per TESS TOI, in :data:`TOI_COLUMNS` order (planets without a TOI have none)."""
+    tois = [(h, p) for h in universe.hosts_of("TESS") for p in h.planets if p.designation]
+    rows = []
+    for rowid, (host, planet) in enumerate(tois, start=1):
+        prefix, number = planet.designation.split(".")
+        rows.append((
+            rowid, float(planet.designation), int(prefix), host.target_id, float(f"{host.target_id}.{number}"),
+            sum(1 for p in host.planets if p.designation), planet.disposition, host.ra, host.dec, planet.period,
+            f"{planet.releasedate.isoformat()} 00:00:00", f"{planet.rowupdate.isoformat()} 12:00:00",
+            planet.releasedate.isoformat(),
+        ))
+    return rows
+
+
+def pscomppars_rows(universe: Universe) -> list[tuple]:
+    """One ``pscomppars`` row per confirmed planet of every mission, in :data:`PSCOMPPARS_COLUMNS` order."""
+    rows = []
+    for mission in MISSIONS:
+        for i, host in enumerate(universe.hosts_of(mission)):
+            rows += [(planet.pl_name, host.hostname, _tic_id(host, i), _disc_facility(host, planet), host.ra,
+                      host.dec, planet.rowupdate.isoformat())
+                     for planet in host.planets if planet.disposition in CONFIRMED[mission]]
+    return rows
+
+
+def _tic_id(host: Host, index: int) -> str:
+    """TESS hosts' own TIC id; for K2 and Kepler hosts a stable synthetic one."""
+    if host.mission == "TESS":
+        return f"TIC {host.target_id}"
+    return f"TIC {(300000000 if host.mission == 'K2' else 500000000) + index * 7919}"
+
+
+def _disc_facility(host: Host, planet: Planet) -> str:
+    if host.mission == "TESS" and not planet.designation:
+        return "Anglo-Australian Telescope"  # pi Men b: found by radial velocities, not by TESS
+    return _DISC_FACILITIES[host.mission]
+
+
+_TABLES = (
+    ("k2pandc", K2PANDC_COLUMNS, k2pandc_rows), ("cumulative", CUMULATIVE_COLUMNS, cumulative_rows),
+    ("toi", TOI_COLUMNS, toi_rows), ("pscomppars", PSCOMPPARS_COLUMNS, pscomppars_rows),
+)
+
+
 def build_database(universe: Universe) -> sqlite3.Connection:
     db = sqlite3.connect(":memory:", check_same_thread=False)
-    columns = ", ".join(f"{name} {kind}" for name, kind in K2PANDC_COLUMNS)
-    db.execute(f"CREATE TABLE k2pandc ({columns})")
-    db.executemany(f"INSERT INTO k2pandc VALUES ({', '.join('?' * len(K2PANDC_COLUMNS))})", k2pandc_rows(universe))
+    for table, columns, rows in _TABLES:
+        db.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {kind}' for name, kind in columns)})")
+        db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})", rows(universe))
     db.commit()
     db.execute("PRAGMA query_only = ON")
     return db

@@ -1,4 +1,4 @@
-"""The synthetic sky: K2 planet hosts, their light-curve files and MAST records.
+"""The synthetic sky: K2, Kepler and TESS planet hosts, their light-curve files and MAST records.
 
 Pure data, deterministic from a seed. The three stand-ins (TAP, MAST, S3) all
 serve views of one :class:`Universe`, so a test can compute the expected
@@ -7,155 +7,61 @@ outcome of any query straight from it.
 
 from __future__ import annotations
 
-import random
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Iterable
+from datetime import date
 from functools import cached_property
 from threading import Lock
 
-from .fits_factory import llc_size, make_llc_fits
+from . import missions_k2, missions_kepler, missions_tess
+from .fits_factory import make_kepler_llc_fits, make_llc_fits, make_tess_lc_fits
+from .missions_k2 import K2_CAMPAIGNS, LC_EXPTIME, SC_EXPTIME, build_k2
+from .missions_kepler import build_kepler, make_bundle
+from .missions_tess import build_tess
+from .records import CONFIRMED, MISSIONS, Host, LightCurveFile, Observation, Planet, Product
 
-# K2 campaigns as they appear in file names: 9, 10 and 11 were split in two.
-K2_CAMPAIGNS: tuple[int, ...] = (
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 91, 92, 101, 102, 111, 112, 12, 13, 14, 15, 16, 17, 18, 19,
-)
-LC_EXPTIME = 1800.0
-SC_EXPTIME = 60.0
-_MAST_K2_PREFIX = "mast:K2/url/missions/k2/"
-_BUCKET_K2_PREFIX = "k2/public/"
-_CAMPAIGN0_MJD = 56728.0  # 2014-03-12
-
-
-@dataclass(frozen=True)
-class LightCurveFile:
-    epic_id: int
-    campaign: int
-    obsid: str
-    key: str
-    data_uri: str
-    size: int
-    rows: int
-
-    @property
-    def filename(self) -> str:
-        return self.key.rsplit("/", 1)[1]
-
-
-@dataclass(frozen=True)
-class Planet:
-    pl_name: str
-    disposition: str  # CONFIRMED / CANDIDATE / FALSE POSITIVE
-    rowupdate: date
-    releasedate: date
-
-
-@dataclass(frozen=True)
-class K2Host:
-    hostname: str
-    epic_id: int
-    ra: float
-    dec: float
-    planets: tuple[Planet, ...]
-    campaigns: tuple[int, ...]
-    files: tuple[LightCurveFile, ...]  # one LLC per campaign; empty if unknown to MAST
-    known_to_mast: bool = True
-
-    @property
-    def target_name(self) -> str:
-        return f"ktwo{self.epic_id}"
-
-    @property
-    def has_confirmed_planet(self) -> bool:
-        return any(p.disposition == "CONFIRMED" for p in self.planets)
-
-
-@dataclass(frozen=True)
-class Product:
-    """One row of a ``Mast.Caom.Products`` reply."""
-
-    obsid: str
-    obs_id: str
-    filename: str
-    data_uri: str
-    subgroup: str  # productSubGroupDescription: LLC, SLC, TPF
-    description: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One row of a ``Mast.Caom.Filtered`` reply (a K2 LC or SC observation)."""
-
-    obsid: str
-    obs_id: str
-    epic_id: int
-    campaign: int
-    t_exptime: float
-    ra: float
-    dec: float
-    t_min: float
-    t_max: float
-    data_url: str
-    products: tuple[Product, ...]
-
-    @property
-    def target_name(self) -> str:
-        return f"ktwo{self.epic_id}"
-
-
-def campaign_folder(campaign: int) -> str:
-    """Folder name in the bucket: ``c3``, ``c102``."""
-    return f"c{campaign}"
-
-
-def campaign_tag(campaign: int) -> str:
-    """Campaign in a file name: ``c03``, ``c102``."""
-    return f"c{campaign:02d}"
-
-
-def k2_relative_path(kind: str, epic_id: int, campaign: int, suffix: str) -> str:
-    """``lightcurves/c3/2060000/89000/ktwo206089508-c03_llc.fits`` (kind='lightcurves')."""
-    epic = f"{epic_id:09d}"
-    return (f"{kind}/{campaign_folder(campaign)}/{epic[:4]}00000/{epic[4:6]}000/"
-            f"ktwo{epic}-{campaign_tag(campaign)}_{suffix}")
-
-
-def bucket_key(relative_path: str) -> str:
-    return _BUCKET_K2_PREFIX + relative_path
-
-
-def mast_uri(relative_path: str) -> str:
-    return _MAST_K2_PREFIX + relative_path
+__all__ = [
+    "K2_CAMPAIGNS", "LC_EXPTIME", "MISSIONS", "SC_EXPTIME", "Host", "LightCurveFile", "Observation", "Planet",
+    "Product", "Universe", "bucket_path_for_uri", "build_universe",
+]
 
 
 def bucket_path_for_uri(uri: str) -> str | None:
-    """The path MAST's path_lookup gives for a K2 URI (``/k2/public/...``)."""
-    if not uri.startswith(_MAST_K2_PREFIX):
-        return None
-    return "/" + bucket_key(uri[len(_MAST_K2_PREFIX):])
+    """The path MAST's path_lookup gives for a dataURI (``/k2/public/...``), None if it has none."""
+    if uri.startswith(missions_k2.MAST_PREFIX):
+        return "/" + missions_k2.bucket_key(uri[len(missions_k2.MAST_PREFIX):])
+    for prefix in missions_kepler.MAST_PREFIXES:
+        if uri.startswith(prefix):
+            return "/" + missions_kepler.BUCKET_PREFIX + uri[len(prefix):]
+    if uri.startswith(missions_tess.MAST_PREFIX):
+        key = missions_tess.key_for_filename(uri[len(missions_tess.MAST_PREFIX):])
+        return None if key is None else "/" + key
+    return None
 
 
 class Universe:
-    """All hosts, files and MAST observations, plus lookups and FITS bytes."""
+    """All hosts, files and MAST observations, plus lookups and file bytes."""
 
-    def __init__(self, hosts: tuple[K2Host, ...], observations: tuple[Observation, ...], seed: int,
+    def __init__(self, hosts: tuple[Host, ...], observations: tuple[Observation, ...], seed: int,
                  fits_cache_size: int = 256) -> None:
         self.hosts = hosts
         self.observations = observations
         self.seed = seed
         self.files: tuple[LightCurveFile, ...] = tuple(f for h in hosts for f in h.files)
-        self._by_epic = {h.epic_id: h for h in hosts}
+        self._by_id = {(h.mission, h.target_id): h for h in hosts}
         self._by_name = {h.hostname: h for h in hosts}
         self._files_by_uri = {f.data_uri: f for f in self.files}
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = fits_cache_size
         self._lock = Lock()
 
-    def host_by_epic(self, epic_id: int) -> K2Host:
-        return self._by_epic[epic_id]
+    def hosts_of(self, mission: str) -> list[Host]:
+        return [h for h in self.hosts if h.mission == mission]
 
-    def host_by_name(self, hostname: str) -> K2Host:
+    def host(self, mission: str, target_id: int) -> Host:
+        return self._by_id[(mission, target_id)]
+
+    def host_by_name(self, hostname: str) -> Host:
         return self._by_name[hostname]
 
     def file_by_uri(self, uri: str) -> LightCurveFile | None:
@@ -166,27 +72,47 @@ class Universe:
         return tuple(p for o in self.observations for p in o.products)
 
     def fits_bytes(self, file: LightCurveFile) -> bytes:
-        """The file's content (generated on first use, kept in a bounded LRU cache)."""
+        """The file's content (a bundle: the tar's), generated on first use, kept in a bounded LRU cache."""
         with self._lock:
             if file.key in self._cache:
                 self._cache.move_to_end(file.key)
                 return self._cache[file.key]
-        content = make_llc_fits(file.epic_id, file.campaign, file.rows, self.seed)
+        content = self._make(file)
         with self._lock:
             self._cache[file.key] = content
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return content
 
-    def confirmed_hosts(self, day: date | None = None) -> list[K2Host]:
-        """Hosts with a CONFIRMED planet (whose rowupdate is ``day``, if given)."""
-        return [h for h in self.hosts if any(
-            p.disposition == "CONFIRMED" and (day is None or p.rowupdate == day) for p in h.planets)]
+    def _make(self, file: LightCurveFile) -> bytes:
+        if file.mission == "K2":
+            return make_llc_fits(file.target_id, file.unit, file.rows, self.seed)
+        if file.kind == "bundle":
+            members = self.host(file.mission, file.target_id).light_curves()
+            return make_bundle([(f.filename, self.fits_bytes(f)) for f in members])
+        if file.mission == "Kepler":
+            return make_kepler_llc_fits(file.target_id, file.unit, file.rows, self.seed)
+        host = self.host(file.mission, file.target_id)
+        cadence = 20 if file.kind == "fast-lc" else 120
+        return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, host.ra, host.dec)
+
+    def confirmed_hosts(self, day: date | None = None, mission: str = "K2") -> list[Host]:
+        """Hosts with a confirmed planet (K2/Kepler CONFIRMED, TESS CP or KP) whose rowupdate is ``day``, if given."""
+        return self.hosts_with(mission, CONFIRMED[mission], day)
+
+    def hosts_with(self, mission: str, dispositions: Iterable[str], day: date | None = None) -> list[Host]:
+        """Hosts of ``mission`` with a planet of one of ``dispositions`` (whose rowupdate is ``day``, if given)."""
+        wanted = {dispositions} if isinstance(dispositions, str) else set(dispositions)
+        return [h for h in self.hosts_of(mission) if any(
+            p.disposition in wanted and (day is None or p.rowupdate == day) for p in h.planets)]
 
 
 def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026, 11, 20), days: int = 5,
-                   fits_rows: int = 200, unknown_to_mast: int = 0) -> Universe:
-    """Build a deterministic synthetic sky.
+                   fits_rows: int = 200, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
+                   tess_hosts: int | None = None) -> Universe:
+    """Build a deterministic synthetic sky: K2 hosts first, then Kepler, then TESS.
+
+    K2 (``n_hosts`` hosts, plus ``unknown_to_mast``):
 
     * host ``i`` with ``i % 10 == 3`` has only CANDIDATE planets and ``i % 10 == 7`` only a
       FALSE POSITIVE (named ``EPIC <id>``, like the archive); the rest have 1-3 CONFIRMED
@@ -199,94 +125,22 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
       short-cadence observation in its first campaign.
     * ``unknown_to_mast`` extra hosts with CONFIRMED planets exist in the exoplanet archive
       but have no MAST observations and no files.
+
+    Kepler (``kepler_hosts``, default ``n_hosts``): Kepler-10, Kepler-22, KOI-5 (candidate) and
+    KOI-6 (false positive), then generated hosts with the same pattern and dates; 2-4 quarters
+    each, one LLC per quarter plus the per-target .tar bundle. See :mod:`.missions_kepler`.
+
+    TESS (``tess_hosts``, default ``n_hosts``): pi Men, LHS 3844, TOI-4455 (candidate) and
+    TOI-4452 (false positive), then generated ``TOI-<n>`` hosts with the same pattern (CP/KP,
+    PC, FP) and dates; 2-4 sectors each, hosts ``i % 3 == 0`` one more sector released at
+    06:00 UTC on day ``start + i % days``, hosts ``i % 2 == 0`` also 20-s light curves.
+    See :mod:`.missions_tess`.
+
+    Kepler and TESS use random generators of their own, so K2 is the same whatever their counts.
     """
-    rng = random.Random(seed)
-    epics = rng.sample(range(201000000, 252000000), n_hosts + unknown_to_mast)
-    k2_numbers = sorted(rng.sample(range(1, 400), n_hosts + unknown_to_mast))
-    obsids = iter(range(9500000000 + seed * 100000, 9600000000))
-    hosts: list[K2Host] = []
-    observations: list[Observation] = []
-    for i in range(n_hosts + unknown_to_mast):
-        known = i < n_hosts
-        host, host_obs = _build_host(i, epics[i], k2_numbers[i], known, rng, start, days, fits_rows, obsids)
-        hosts.append(host)
-        observations.extend(host_obs)
+    hosts, observations = build_k2(n_hosts, seed, start, days, fits_rows, unknown_to_mast)
+    for build, count in ((build_kepler, kepler_hosts), (build_tess, tess_hosts)):
+        more_hosts, more_observations = build(n_hosts if count is None else count, seed, start, days, fits_rows)
+        hosts += more_hosts
+        observations += more_observations
     return Universe(tuple(hosts), tuple(observations), seed)
-
-
-def _build_host(i: int, epic_id: int, k2_number: int, known: bool, rng: random.Random, start: date,
-                days: int, fits_rows: int, obsids) -> tuple[K2Host, list[Observation]]:
-    ra, dec = rng.uniform(0.0, 360.0), rng.uniform(-30.0, 30.0)
-    planets, hostname = _build_planets(i, epic_id, k2_number, known, rng, start, days)
-    campaigns = tuple(sorted(rng.sample(K2_CAMPAIGNS, rng.randint(2, 4)), key=K2_CAMPAIGNS.index))
-    observations: list[Observation] = []
-    files: list[LightCurveFile] = []
-    if known:
-        for n, campaign in enumerate(campaigns):
-            rows = fits_rows + rng.randint(0, fits_rows // 10)
-            lc = _lc_observation(epic_id, campaign, ra, dec, rows, str(next(obsids)))
-            observations.append(lc)
-            files.append(_llc_file(lc, rows))
-            if i % 3 == 0 and n == 0:
-                observations.append(_sc_observation(epic_id, campaign, ra, dec, rows, str(next(obsids))))
-    host = K2Host(hostname, epic_id, round(ra, 6), round(dec, 6), planets, campaigns, tuple(files), known)
-    return host, observations
-
-
-def _build_planets(i: int, epic_id: int, k2_number: int, known: bool, rng: random.Random, start: date,
-                   days: int) -> tuple[tuple[Planet, ...], str]:
-    negative = known and i % 10 in (3, 7)
-
-    def when(j: int) -> tuple[date, date]:
-        offset = (1 + j) % days if negative else (i + j) % days
-        rowupdate = start + timedelta(days=offset)
-        return rowupdate, rowupdate - timedelta(days=rng.randint(30, 900))
-
-    if negative:
-        disposition = "CANDIDATE" if i % 10 == 3 else "FALSE POSITIVE"
-        count = 1 if disposition == "FALSE POSITIVE" else rng.randint(1, 2)
-        planets = tuple(Planet(f"EPIC {epic_id}.{j + 1:02d}", disposition, *when(j)) for j in range(count))
-        return planets, f"EPIC {epic_id}"
-    hostname = f"K2-{k2_number}"
-    confirmed = [Planet(f"{hostname} {'bcd'[j]}", "CONFIRMED", *when(j)) for j in range(rng.randint(1, 3))]
-    if rng.random() < 0.25:
-        confirmed.append(Planet(f"EPIC {epic_id}.0{len(confirmed) + 1}", "CANDIDATE", *when(len(confirmed))))
-    return tuple(confirmed), hostname
-
-
-def _campaign_mjd(campaign: int) -> tuple[float, float]:
-    t_min = _CAMPAIGN0_MJD + 82.0 * K2_CAMPAIGNS.index(campaign)
-    return t_min, t_min + 78.0
-
-
-def _llc_file(lc: Observation, rows: int) -> LightCurveFile:
-    path = k2_relative_path("lightcurves", lc.epic_id, lc.campaign, "llc.fits")
-    return LightCurveFile(lc.epic_id, lc.campaign, lc.obsid, bucket_key(path), mast_uri(path), llc_size(rows), rows)
-
-
-def _lc_observation(epic_id: int, campaign: int, ra: float, dec: float, rows: int, obsid: str) -> Observation:
-    obs_id = f"ktwo{epic_id}-{campaign_tag(campaign)}_lc"
-    llc = k2_relative_path("lightcurves", epic_id, campaign, "llc.fits")
-    tpf = k2_relative_path("target_pixel_files", epic_id, campaign, "lpd-targ.fits.gz")
-    products = (
-        Product(obsid, obs_id, llc.rsplit("/", 1)[1], mast_uri(llc), "LLC",
-                "Lightcurve Long Cadence (CLC) - K2", llc_size(rows)),
-        Product(obsid, obs_id, tpf.rsplit("/", 1)[1], mast_uri(tpf), "TPF",
-                "Target Pixel Long Cadence (TPL) - K2", 40 * llc_size(rows) // 7),
-    )
-    return Observation(obsid, obs_id, epic_id, campaign, LC_EXPTIME, ra, dec, *_campaign_mjd(campaign),
-                       mast_uri(llc), products)
-
-
-def _sc_observation(epic_id: int, campaign: int, ra: float, dec: float, rows: int, obsid: str) -> Observation:
-    obs_id = f"ktwo{epic_id}-{campaign_tag(campaign)}_sc"
-    slc = k2_relative_path("lightcurves", epic_id, campaign, "slc.fits")
-    tpf = k2_relative_path("target_pixel_files", epic_id, campaign, "spd-targ.fits.gz")
-    products = (
-        Product(obsid, obs_id, slc.rsplit("/", 1)[1], mast_uri(slc), "SLC",
-                "Lightcurve Short Cadence (CSC) - K2", 30 * llc_size(rows)),
-        Product(obsid, obs_id, tpf.rsplit("/", 1)[1], mast_uri(tpf), "TPF",
-                "Target Pixel Short Cadence (TPS) - K2", 170 * llc_size(rows)),
-    )
-    return Observation(obsid, obs_id, epic_id, campaign, SC_EXPTIME, ra, dec, *_campaign_mjd(campaign),
-                       mast_uri(slc), products)

@@ -1,0 +1,187 @@
+"""Kepler hosts (KIC ids, KOIs, quarters), their LLC files and .tar bundles, and MAST observations.
+
+MAST has one long-cadence observation per target covering all its quarters; its products are one
+``LLC`` FITS per quarter plus a per-target ``.tar`` bundle whose subgroup is also ``LLC``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .fits_factory import kepler_llc_size
+from .records import Host, LightCurveFile, Observation, Planet, Product
+from .timeline import quarter_mjd, quarter_timestamp
+
+LC_EXPTIME = 1800.0
+SC_EXPTIME = 60.0
+QUARTERS = tuple(range(18))
+BUCKET_PREFIX = "kepler/public/lightcurves/"
+# Real MAST replies spell the collection both ways in dataURIs; hosts alternate between the two.
+MAST_PREFIXES = ("mast:KEPLER/url/missions/kepler/lightcurves/", "mast:Kepler/url/missions/kepler/lightcurves/")
+_BUNDLE_MTIME = 1356998400  # 2013-01-01: fixed, so bundles are byte-for-byte reproducible
+_KEPLER_NAMES_FROM = 1700
+_KOIS_FROM = 7000
+
+
+@dataclass(frozen=True)
+class _Star:
+    kic: int
+    koi: int
+    hostname: str
+    ra: float
+    dec: float
+    planets: tuple[tuple[str, str, float], ...]  # (pl_name, disposition, period) of KOIs .01, .02...
+
+
+# Real targets; coordinates and periods rounded (KOI-5 and KOI-6 coordinates approximate).
+REAL_STARS = (
+    _Star(11904151, 72, "Kepler-10", 285.679380, 50.241310,
+          (("Kepler-10 b", "CONFIRMED", 0.837495), ("Kepler-10 c", "CONFIRMED", 45.294301))),
+    _Star(10593626, 87, "Kepler-22", 289.217500, 47.884460, (("Kepler-22 b", "CONFIRMED", 289.8623),)),
+    _Star(8554498, 5, "KOI-5", 289.739720, 44.647510, (("KOI-5.01", "CANDIDATE", 4.780328),)),
+    _Star(3248033, 6, "KOI-6", 291.034000, 38.372700, (("KOI-6.01", "FALSE POSITIVE", 1.334104),)),
+)
+
+
+def kepler_relative_path(kic: int, filename: str) -> str:
+    """``0119/011904151/<filename>``."""
+    kic9 = f"{kic:09d}"
+    return f"{kic9[:4]}/{kic9}/{filename}"
+
+
+def llc_filename(kic: int, quarter: int, suffix: str = "llc") -> str:
+    return f"kplr{kic:09d}-{quarter_timestamp(quarter)}_{suffix}.fits"
+
+
+def quarter_flags(quarters: tuple[int, ...]) -> str:
+    """``Q`` flags of an obs_id or bundle name: one digit per quarter 0-17, 1 if observed."""
+    return "".join("1" if q in quarters else "0" for q in QUARTERS)
+
+
+def make_bundle(members: list[tuple[str, bytes]]) -> bytes:
+    """A tar of ``(name, content)`` members with fixed metadata (same members, same bytes)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(content), _BUNDLE_MTIME, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def bundle_size(member_sizes: list[int]) -> int:
+    """Length of :func:`make_bundle`'s tar: a 512-byte header and padded content per member, two
+    zero blocks, all padded to tarfile's 10240-byte record."""
+    blocks = sum(1 + math.ceil(size / tarfile.BLOCKSIZE) for size in member_sizes) + 2
+    return math.ceil(blocks * tarfile.BLOCKSIZE / tarfile.RECORDSIZE) * tarfile.RECORDSIZE
+
+
+def build_kepler(n_hosts: int, seed: int, start: date, days: int,
+                 fits_rows: int) -> tuple[list[Host], list[Observation]]:
+    """Kepler's part of :func:`~tests.standins.universe.build_universe` (see its docstring)."""
+    rng = random.Random(f"kepler-{seed}")
+    stars = list(REAL_STARS[:n_hosts]) + _generated_stars(max(0, n_hosts - len(REAL_STARS)), rng)
+    obsids = iter(range(9700000000 + seed * 100000, 9800000000))
+    hosts: list[Host] = []
+    observations: list[Observation] = []
+    for i, star in enumerate(stars):
+        host, host_obs = _build_host(i, star, rng, start, days, fits_rows, obsids)
+        hosts.append(host)
+        observations.extend(host_obs)
+    return hosts, observations
+
+
+def _generated_stars(count: int, rng: random.Random) -> list[_Star]:
+    real = {s.kic for s in REAL_STARS}
+    kics = [k for k in rng.sample(range(1000000, 13000000), count + len(real)) if k not in real][:count]
+    stars = []
+    kepler_number = _KEPLER_NAMES_FROM
+    for g, kic in enumerate(kics):
+        i, koi = len(REAL_STARS) + g, _KOIS_FROM + g
+        ra, dec = rng.uniform(280.0, 301.0), rng.uniform(36.5, 52.5)  # the Kepler field
+        if i % 10 in (3, 7):  # like K2: candidate-only and false-positive-only hosts
+            disposition = "CANDIDATE" if i % 10 == 3 else "FALSE POSITIVE"
+            count_kois = 1 if disposition == "FALSE POSITIVE" else rng.randint(1, 2)
+            planets = [(f"KOI-{koi}.{j + 1:02d}", disposition, _period(rng)) for j in range(count_kois)]
+            stars.append(_Star(kic, koi, f"KOI-{koi}", ra, dec, tuple(planets)))
+            continue
+        hostname = f"Kepler-{kepler_number}"
+        kepler_number += 1
+        planets = [(f"{hostname} {'bcd'[j]}", "CONFIRMED", _period(rng)) for j in range(rng.randint(1, 3))]
+        if rng.random() < 0.25:
+            planets.append((f"KOI-{koi}.{len(planets) + 1:02d}", "CANDIDATE", _period(rng)))
+        stars.append(_Star(kic, koi, hostname, ra, dec, tuple(planets)))
+    return stars
+
+
+def _period(rng: random.Random) -> float:
+    return round(rng.uniform(0.5, 400.0), 6)
+
+
+def _build_host(i: int, star: _Star, rng: random.Random, start: date, days: int, fits_rows: int,
+                obsids: Iterator[int]) -> tuple[Host, list[Observation]]:
+    negative = not any(d == "CONFIRMED" for _, d, _ in star.planets)
+    planets = []
+    for j, (name, disposition, period) in enumerate(star.planets):
+        rowupdate = start + timedelta(days=(1 + j) % days if negative else (i + j) % days)
+        released = rowupdate - timedelta(days=rng.randint(30, 900))
+        planets.append(Planet(name, disposition, rowupdate, released, f"K{star.koi:05d}.{j + 1:02d}", period))
+    quarters = tuple(sorted(rng.sample(QUARTERS, rng.randint(2, 4))))
+    rows = [fits_rows + rng.randint(0, fits_rows // 10) for _ in quarters]
+    prefix = MAST_PREFIXES[i % 2]
+    lc = _lc_observation(star, quarters, rows, prefix, str(next(obsids)))
+    observations = [lc]
+    if i % 3 == 0:
+        observations.append(_sc_observation(star, quarters[0], rows[0], prefix, str(next(obsids))))
+    *llcs, bundle = lc.products
+    files = tuple(LightCurveFile("Kepler", star.kic, quarter, lc.obsid, _key(p.data_uri), p.data_uri, p.size,
+                                 n, "lc", lc.t_obs_release)
+                  for quarter, n, p in zip(quarters, rows, llcs, strict=True))
+    files += (LightCurveFile("Kepler", star.kic, -1, lc.obsid, _key(bundle.data_uri), bundle.data_uri,
+                             bundle.size, sum(rows), "bundle", lc.t_obs_release),)
+    host = Host("Kepler", star.kic, star.hostname, round(star.ra, 6), round(star.dec, 6), tuple(planets),
+                quarters, files, True, f"KOI-{star.koi}")
+    return host, observations
+
+
+def _key(data_uri: str) -> str:
+    return BUCKET_PREFIX + data_uri.split("/lightcurves/", 1)[1]
+
+
+def _lc_observation(star: _Star, quarters: tuple[int, ...], rows: list[int], prefix: str,
+                    obsid: str) -> Observation:
+    kic9 = f"{star.kic:09d}"
+    obs_id = f"kplr{kic9}_lc_Q{quarter_flags(quarters)}"
+    products = []
+    for quarter, n in zip(quarters, rows, strict=True):
+        name = llc_filename(star.kic, quarter)
+        products.append(Product(obsid, obs_id, name, prefix + kepler_relative_path(star.kic, name), "LLC",
+                                f"Lightcurve Long Cadence (CLC) - Q{quarter}", kepler_llc_size(n), "Kepler"))
+    tar_name = f"{obs_id}.tar"
+    # Its subgroup is LLC too: only its name tells it from a light curve.
+    products.append(Product(obsid, obs_id, tar_name, prefix + kepler_relative_path(star.kic, tar_name), "LLC",
+                            "Lightcurve Long Cadence (CLC) - all quarters (tar)",
+                            bundle_size([p.size for p in products]), "Kepler"))
+    t_min, t_max = quarter_mjd(quarters[0])[0], quarter_mjd(quarters[-1])[1]
+    return Observation(obsid, obs_id, star.kic, quarters[0], LC_EXPTIME, star.ra, star.dec, t_min, t_max,
+                       products[-1].data_uri, tuple(products), "Kepler", t_max + 120.0)
+
+
+def _sc_observation(star: _Star, quarter: int, rows: int, prefix: str, obsid: str) -> Observation:
+    """Short cadence in the host's first quarter; its files are not in the bucket."""
+    obs_id = f"kplr{star.kic:09d}_sc_Q{quarter_flags((quarter,))}"
+    name = llc_filename(star.kic, quarter, "slc")
+    uri = prefix + kepler_relative_path(star.kic, name)
+    product = Product(obsid, obs_id, name, uri, "SLC", f"Lightcurve Short Cadence (CSC) - Q{quarter}",
+                      30 * kepler_llc_size(rows), "Kepler")
+    t_min, t_max = quarter_mjd(quarter)
+    return Observation(obsid, obs_id, star.kic, quarter, SC_EXPTIME, star.ra, star.dec, t_min, t_max, uri,
+                       (product,), "Kepler", t_max + 120.0)

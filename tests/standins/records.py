@@ -1,0 +1,125 @@
+"""The records a :class:`~tests.standins.universe.Universe` is made of: hosts, planets, files, MAST rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+MISSIONS = ("K2", "Kepler", "TESS")
+# The dispositions that mean "a confirmed planet" in each mission's archive table.
+CONFIRMED = {"K2": ("CONFIRMED",), "Kepler": ("CONFIRMED",), "TESS": ("CP", "KP")}
+MJD_EPOCH = date(1858, 11, 17)
+
+
+def target_name(mission: str, target_id: int) -> str:
+    """MAST's ``target_name``: ``ktwo201367065``, ``kplr011904151``, ``261136679``."""
+    if mission == "K2":
+        return f"ktwo{target_id}"
+    if mission == "Kepler":
+        return f"kplr{target_id:09d}"
+    return str(target_id)
+
+
+def mjd(day: date, hours: float = 0.0) -> float:
+    """The MJD of ``day`` at ``hours`` UTC."""
+    return float((day - MJD_EPOCH).days) + hours / 24.0
+
+
+@dataclass(frozen=True)
+class LightCurveFile:
+    """One object of the public bucket."""
+
+    mission: str
+    target_id: int
+    unit: int  # K2 campaign, Kepler quarter (-1 for a bundle: all quarters), TESS sector
+    obsid: str
+    key: str
+    data_uri: str
+    size: int
+    rows: int  # LIGHTCURVE rows (a bundle: the sum over its members)
+    kind: str = "lc"  # "lc", "fast-lc" (TESS 20 s) or "bundle" (Kepler per-target .tar)
+    released: float = 0.0  # its observation's t_obs_release (MJD)
+
+    @property
+    def filename(self) -> str:
+        return self.key.rsplit("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class Planet:
+    """One archive row: a planet (K2), a KOI (Kepler) or a TOI (TESS)."""
+
+    pl_name: str
+    disposition: str  # CONFIRMED / CANDIDATE / FALSE POSITIVE; TESS: CP / KP / PC / FP
+    rowupdate: date
+    releasedate: date
+    designation: str = ""  # Kepler kepoi_name "K00072.01", TESS TOI "144.01", K2 ""
+    period: float = 0.0  # days (Kepler koi_period, TESS pl_orbper)
+
+
+@dataclass(frozen=True)
+class Host:
+    mission: str
+    target_id: int  # EPIC, KIC or TIC id
+    hostname: str
+    ra: float
+    dec: float
+    planets: tuple[Planet, ...]
+    units: tuple[int, ...]  # campaigns, quarters or sectors
+    files: tuple[LightCurveFile, ...]  # what the bucket holds for it, every kind; empty if unknown to MAST
+    known_to_mast: bool = True
+    designation: str = ""  # "KOI-72", "TOI-144", K2 ""
+
+    @property
+    def target_name(self) -> str:
+        return target_name(self.mission, self.target_id)
+
+    @property
+    def has_confirmed_planet(self) -> bool:
+        return self.has_disposition(*CONFIRMED[self.mission])
+
+    def has_disposition(self, *dispositions: str) -> bool:
+        return any(p.disposition in dispositions for p in self.planets)
+
+    def light_curves(self, include_fast: bool = False) -> tuple[LightCurveFile, ...]:
+        """The light curves (never bundles); TESS 20-s ones only if asked."""
+        kinds = ("lc", "fast-lc") if include_fast else ("lc",)
+        return tuple(f for f in self.files if f.kind in kinds)
+
+
+
+@dataclass(frozen=True)
+class Product:
+    """One row of a ``Mast.Caom.Products`` reply."""
+
+    obsid: str
+    obs_id: str
+    filename: str
+    data_uri: str
+    subgroup: str  # productSubGroupDescription: LLC, SLC, TPF; TESS LC, TP, FAST-LC, FAST-TP
+    description: str
+    size: int
+    mission: str = "K2"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One row of a ``Mast.Caom.Filtered`` reply."""
+
+    obsid: str
+    obs_id: str
+    target_id: int
+    unit: int  # Kepler: the first of its quarters
+    t_exptime: float
+    ra: float
+    dec: float
+    t_min: float
+    t_max: float
+    data_url: str
+    products: tuple[Product, ...]
+    mission: str = "K2"
+    t_obs_release: float = 0.0  # MJD
+
+    @property
+    def target_name(self) -> str:
+        return target_name(self.mission, self.target_id)
