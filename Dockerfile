@@ -1,4 +1,4 @@
-# Image for the k2_lightcurve_ingest Airflow deployment (docker-compose.yaml, Helm chart).
+# Image for the light-curve ingest Airflow deployment (docker-compose.yaml, Helm chart): K2, Kepler and TESS DAGs.
 # The base tag must match the apache-airflow==X.Y.Z pin in requirements.txt
 # (tests/test_compose.py checks this).
 FROM apache/airflow:3.3.2-python3.11

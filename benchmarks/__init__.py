@@ -1,1 +1,1 @@
-"""Benchmarks of the K2 ingest: ``python -m benchmarks.ingest_benchmark --help`` (see README.md)."""
+"""Benchmarks of the light-curve ingest: ``python -m benchmarks.ingest_benchmark --help`` (see README.md)."""

@@ -1,4 +1,4 @@
-"""Make ``k2ingest`` (plugins/) and ``tests.standins`` (repo root) importable, as tests/conftest.py does."""
+"""Make ``lightcurve_ingest`` (plugins/) and ``tests`` (repo root) importable, as tests/conftest.py does."""
 
 from __future__ import annotations
 

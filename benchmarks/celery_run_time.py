@@ -19,7 +19,8 @@ machine; the ``mast_api`` pool (4 slots) and ``max_active_tasks`` (32) do not bi
 in batches of 5 has 11 tasks: plan_targets, 4 x batch.find_light_curves, 4 x batch.copy_light_curves,
 publish_catalog and summarize_run.
 
-The k2_catalog_consumer DAG stays paused here (its asset-triggered runs would compete for the same slots).
+The lightcurve_catalog_consumer DAG stays paused here (its asset-triggered runs would compete for the same
+slots). The stand-ins hold K2 hosts only: the Kepler and TESS DAGs have nothing to do with this run.
 """
 
 from __future__ import annotations
@@ -32,21 +33,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-for _path in (str(REPO), str(REPO / "plugins")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks._paths import add_repo_paths
+from benchmarks.standin_process import hosts_for_confirmed
 
-from tests.integration.stack import DAG_ID, AirflowStack, Deadline, StackError  # noqa: E402
+add_repo_paths()
 
-
-def hosts_for_confirmed(n_targets: int) -> int:
-    """Hosts ``build_universe`` needs for ``n_targets`` confirmed ones (host i with i % 10 in (3, 7) has none)."""
-    hosts = confirmed = 0
-    while confirmed < n_targets:
-        confirmed += hosts % 10 not in (3, 7)
-        hosts += 1
-    return hosts
+from tests.integration.stack import DAG_ID, AirflowStack, Deadline, StackError  # noqa: E402  (after the path set-up)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -114,11 +106,11 @@ def measure(workers: int, args: argparse.Namespace) -> dict:
 
     started = time.monotonic()
     deadline = Deadline(args.timeout)
-    with Standins(n_hosts=hosts_for_confirmed(args.targets), fits_rows=args.fits_rows,
+    with Standins(n_hosts=hosts_for_confirmed(args.targets), kepler_hosts=0, tess_hosts=0, fits_rows=args.fits_rows,
                   mast_latency_s=args.mast_latency, tap_latency_s=args.tap_latency,
                   s3_latency_s=args.s3_latency) as standins:
         targets = [h.hostname for h in standins.universe.confirmed_hosts()][:args.targets]
-        expected_files = sum(len(standins.universe.host_by_name(t).files) for t in targets)
+        expected_files = sum(len(standins.universe.host_by_name(t).light_curves()) for t in targets)
         stack = AirflowStack(standins.airflow_env(), worker_concurrency=workers, unpause=(DAG_ID,))
         try:
             stack.start(deadline)

@@ -1,13 +1,14 @@
 """Benchmark: the seed's serial algorithm against the project's ingest path, on the same synthetic data.
 
-    .venv/bin/python -m benchmarks.ingest_benchmark --targets 100 300 1000 --json benchmarks/results/latest.json
+    .venv/bin/python -m benchmarks.ingest_benchmark --missions k2 kepler tess --targets 100 300 1000 \\
+        --json benchmarks/results/latest.json
 
-For each N it starts the stand-ins (tests/standins) in a process of their own, with injected latency
-and a catalog of N confirmed K2 hosts (two to four LLC files each, 0.40-0.96 MB), then runs, each in a
-fresh child process:
+For each mission and each N it starts the stand-ins (tests/standins) in a process of their own, with injected
+latency and a catalog of N confirmed hosts of that mission (two to four light curves each, at real sizes: see
+benchmarks/standin_process.py), then runs, each in a fresh child process:
 
-* ``baseline``     the seed's algorithm (benchmarks/seed_baseline.py), target after target;
-* ``ours``         pipeline.plan, then find + copy per batch, as the DAG's tasks do, into a fresh folder;
+* ``baseline``     the seed's algorithm (benchmarks/seed_baseline.py) for that mission, target after target;
+* ``ours``         ``lightcurve_ingest.tasks.run_flow``: the DAG's own task functions, into a fresh folder;
 * ``ours rerun``   the same over the same folder: nothing new, so nothing should be asked or moved;
 * ``ours to S3``   the first run again into a fresh S3 prefix (server-side copies, nothing through the worker);
 * ``ours to S3, read back``  the same with ``read_back_server_side_copies`` (each copy read back once to
@@ -18,13 +19,14 @@ process per task), at most ``--pool-slots`` batches at a time (the ``mast_api`` 
 after the imports (a warm worker); task scheduling and start-up overhead of Airflow are not included.
 
 Then, with ``--memory-mb``, it copies one large FITS object (and one LLC-sized one) S3 to local and S3 to
-S3 (server-side, server-side read back, streamed) with ``copy_files`` in a child process and reports that
-process's own peak RSS.
+S3 (server-side, server-side read back, streamed) with the package's ``Copier`` in a child process and reports
+that process's own peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import math
@@ -38,17 +40,16 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks._paths import add_repo_paths
-from benchmarks.standin_process import CATALOG_LABEL, StandinProcess, llc_mb_range
+from benchmarks.standin_process import CATALOG_LABEL, MISSIONS, TESS_MB, StandinProcess, light_curve_mb
 
 add_repo_paths()
 
-from k2ingest.settings import (  # noqa: E402  (after the path set-up)
+from lightcurve_ingest.settings import (  # noqa: E402  (after the path set-up)
     DEFAULT_COPY_THREADS,
     DEFAULT_MAST_POOL_SLOTS,
     DEFAULT_TARGETS_PER_BATCH,
@@ -73,12 +74,18 @@ SMALL_OBJECT_KEY = "k2/public/lightcurves/c5/211900000/01000/ktwo211901000-c05_l
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest_benchmark",
                                      description="Seed algorithm vs the project's ingest path, on the stand-ins.")
-    parser.add_argument("--targets", type=int, nargs="+", default=[300], metavar="N",
-                        help="catalog sizes (confirmed K2 hosts) to run, e.g. 100 300 1000 (default: 300)")
+    parser.add_argument("--missions", nargs="+", choices=list(MISSIONS), default=list(MISSIONS),
+                        help="missions to run, each with its own stand-in catalog (default: all three)")
+    parser.add_argument("--targets", type=int, nargs="+", default=[OFFICIAL_N], metavar="N",
+                        help="catalog sizes (confirmed hosts of each mission) to run, e.g. 100 300 1000 "
+                             f"(default: {OFFICIAL_N})")
     parser.add_argument("--mast-latency", type=float, default=0.150, help="seconds per MAST request (0.150)")
     parser.add_argument("--s3-latency", type=float, default=0.020, help="seconds per S3 request (0.020)")
     parser.add_argument("--tap-latency", type=float, default=0.150,
                         help="seconds per Exoplanet Archive TAP request (0.150)")
+    parser.add_argument("--tess-mb", type=float, default=TESS_MB,
+                        help=f"size of a TESS 2-minute light curve in MB ({TESS_MB}: a real one; less spares memory "
+                             "and disk, since moto holds every object in memory)")
     parser.add_argument("--targets-per-batch", type=int, default=DEFAULT_TARGETS_PER_BATCH)
     parser.add_argument("--copy-threads", type=int, default=DEFAULT_COPY_THREADS)
     parser.add_argument("--pool-slots", type=int, default=DEFAULT_MAST_POOL_SLOTS,
@@ -92,7 +99,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--workdir", type=Path, help="destinations go here (default: a temporary folder, removed)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if min(args.targets) < 1 or args.tess_mb <= 0:
+        parser.error("--targets and --tess-mb must be positive")
+    return args
 
 
 # --- child processes ------------------------------------------------------------------------------
@@ -134,7 +144,7 @@ def _child_main(sender: Any, kind: str, config: dict[str, Any]) -> None:
     try:
         os.environ.update(config["env"])
         add_repo_paths()
-        logging.getLogger("k2ingest").setLevel(logging.WARNING)
+        logging.getLogger("lightcurve_ingest").setLevel(logging.WARNING)
         logging.getLogger("airflow").setLevel(logging.WARNING)
         runner = {"baseline": _baseline_phase, "ours": _ours_phase, "copy_one": _copy_one_phase}[kind]
         result = runner(config)
@@ -147,54 +157,47 @@ def _child_main(sender: Any, kind: str, config: dict[str, Any]) -> None:
         sender.close()
 
 
-def _baseline_phase(config: dict[str, Any]) -> dict[str, Any]:
-    import astroquery.mast  # noqa: F401  (imports are not timed, for either path)
-    import boto3  # noqa: F401
+def _preload(*modules: str) -> None:
+    """Import ``modules`` now, so that their cost is left out of what is timed or measured next."""
+    for module in modules:
+        importlib.import_module(module)
 
-    from benchmarks.seed_baseline import confirmed_k2_targets, mast_aws
+
+def _baseline_phase(config: dict[str, Any]) -> dict[str, Any]:
+    _preload("astroquery.mast", "boto3")  # imports are not timed, for either path
+    from benchmarks.seed_baseline import confirmed_targets, mast_aws
 
     cpu_at_start, started = cpu_seconds(), time.perf_counter()
-    targets = confirmed_k2_targets(config["tap_url"])
+    targets = confirmed_targets(config["mission"], config["tap_url"])
     if config.get("max_targets"):
         targets = targets[:config["max_targets"]]
-    result = mast_aws(targets, mast_url=config["mast_url"], s3_endpoint=config["s3_endpoint"],
-                      download_dir=Path(config["destination"]))
+    result = mast_aws(targets, mission=config["mission"], mast_url=config["mast_url"],
+                      s3_endpoint=config["s3_endpoint"], download_dir=Path(config["destination"]))
     return {"wall_s": time.perf_counter() - started, "cpu_at_start_s": cpu_at_start, **result}
 
 
 def _ours_phase(config: dict[str, Any]) -> dict[str, Any]:
+    """``tasks.run_flow``, the DAG's task functions, each task in a forked process; with its task timeline."""
     # A warm worker: what the tasks import is loaded before the tasks' processes are forked.
-    import astropy.io.fits  # noqa: F401
-    import astroquery.mast  # noqa: F401
-    import pandas  # noqa: F401
-    import pyarrow.parquet  # noqa: F401
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: F401
+    _preload("astropy.io.fits", "astroquery.mast", "pandas", "pyarrow.parquet", "airflow.providers.amazon.aws.hooks.s3")
+    from lightcurve_ingest.connections import services_from_connections
+    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.tasks import RunInfo, run_flow
 
-    from k2ingest import pipeline
-
-    run = pipeline.RunInfo(run_id=config["run_id"])
-    params = config["params"]
+    mission = get_mission(config["mission"])
     cpu_at_start, started = cpu_seconds(), time.perf_counter()
-    tasks: list[list] = []  # [task, batch, start s, end s]: when each task process ran
+    tasks: list[list] = []  # [task id, batch, start s, end s]: when each task process ran
 
-    def task(function: Callable, label: str, *task_args: Any) -> Any:
+    def run_task(task_id: str, label: str, work: Callable[[], Any]) -> Any:
         begin = time.perf_counter() - started
-        result = in_task_process(function, *task_args)
-        tasks.append([function.__name__.strip("_"), label, round(begin, 3), round(time.perf_counter() - started, 3)])
+        result = in_task_process(work, task_id)
+        tasks.append([task_id, label, round(begin, 3), round(time.perf_counter() - started, 3)])
         return result
 
-    planned = task(_plan_task, "", params, run)
-
-    def one_batch(batch: dict) -> dict:
-        listing = task(_find_task, batch["label"], batch)
-        return task(_copy_task, batch["label"], listing, params, run)
-
-    with ThreadPoolExecutor(max_workers=config["pool_slots"], thread_name_prefix="slot") as slots:
-        results = list(slots.map(one_batch, planned["batches"]))
-    summary = pipeline.summarize(planned, results)
-    wall = time.perf_counter() - started
+    summary = run_flow(mission, config["params"], RunInfo(run_id=config["run_id"]), services_from_connections,
+                       slots=config["pool_slots"], run_task=run_task)
     return {
-        "wall_s": wall,
+        "wall_s": time.perf_counter() - started,
         "targets": summary["targets_planned"],
         "batches": summary["batches"],
         "files": summary["copied"] + summary["adopted"] + summary["already_present"],
@@ -208,28 +211,29 @@ def _ours_phase(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _copy_one_phase(config: dict[str, Any]) -> dict[str, Any]:
-    """Copy one object with copy_files (S3 to local, or S3 to S3) and report this process's peak RSS."""
-    import astropy.io.fits  # noqa: F401  (the verification's imports count in "after imports")
-    import numpy  # noqa: F401
+    """Copy one K2 object with the package's Copier (S3 to local, or S3 to S3) and report this process's
+    peak RSS."""
+    _preload("astropy.io.fits", "numpy")  # the verification's imports count in "after imports"
+    from lightcurve_ingest.connections import services_from_connections
+    from lightcurve_ingest.copying import Copier
+    from lightcurve_ingest.destination import parse_destination
+    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.payloads import LightCurveFile
 
-    from k2ingest.connections import services_from_connections
-    from k2ingest.copying import copy_files
-    from k2ingest.keys import campaign_of, epic_of
-    from k2ingest.mast import LightCurveFile
-    from k2ingest.params import RunParams
-
-    params = RunParams.parse({"destination": config["destination"], "dest_aws_conn_id": "aws_default"})
-    writer = services_from_connections().writer(params)
+    services = services_from_connections()
+    storage = services.storage(parse_destination(config["destination"]), "aws_default")
+    k2 = get_mission("k2")
+    copier = Copier(k2, storage, services.source(), cataloged={}, read_back=config["mode"] == "s3-read-back")
     if config["mode"] == "s3-streamed":
-        writer.server_side = False  # as when the destination's credentials cannot read the source
-    writer.read_back = config["mode"] == "s3-read-back"
+        copier.server_side = False  # as when the destination's credentials cannot read the source
     key, size = config["key"], config["size"]
-    file = LightCurveFile(epic_id=epic_of(key), hostname="", campaign=campaign_of(key), source_key=key,
-                          data_uri="mast:K2/url/missions/k2/lightcurves/" + key.split("lightcurves/", 1)[1],
-                          mast_size=size, obs_id="", obsid="", product_filename=key.rsplit("/", 1)[1])
+    info = k2.parse_key(key)
+    file = LightCurveFile(mission=k2.name, target_id=info.target_id, target="", unit=info.unit, source_key=key,
+                          data_uri=k2.data_uri_prefix + key[len(k2.key_prefix):], mast_size=size, obs_id="", obsid="",
+                          product_filename=key.rsplit("/", 1)[1])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu_at_start, started = cpu_seconds(), time.perf_counter()
-    [result] = copy_files([file], writer, {}, 1)
+    [result] = copier.copy_all([file], 1)
     return {
         "wall_s": time.perf_counter() - started,
         "status": result.status,
@@ -248,10 +252,10 @@ def _copy_one_phase(config: dict[str, Any]) -> dict[str, Any]:
 _FORK = multiprocessing.get_context("fork")
 
 
-def in_task_process(function: Callable, *args: Any) -> Any:
-    """Run ``function(*args)`` in a forked process, as Airflow runs each task instance, and return its result."""
+def in_task_process(work: Callable[[], Any], name: str = "task") -> Any:
+    """Run ``work()`` in a forked process, as Airflow runs each task instance, and return its result."""
     receiver, sender = _FORK.Pipe(duplex=False)
-    process = _FORK.Process(target=_task_main, args=(sender, function, args))
+    process = _FORK.Process(target=_task_main, args=(sender, work), name=name)
     process.start()
     sender.close()
     try:
@@ -262,41 +266,17 @@ def in_task_process(function: Callable, *args: Any) -> Any:
         process.join()
         receiver.close()
     if status != "ok":
-        raise RuntimeError(f"task {function.__name__} failed:\n{value}")
+        raise RuntimeError(f"task {name} failed:\n{value}")
     return value
 
 
-def _task_main(sender: Any, function: Callable, args: tuple) -> None:
+def _task_main(sender: Any, work: Callable[[], Any]) -> None:
     try:
-        sender.send(("ok", function(*args)))
+        sender.send(("ok", work()))
     except BaseException:
         sender.send(("error", traceback.format_exc()))
     finally:
         sender.close()
-
-
-def _services() -> Any:
-    from k2ingest.connections import services_from_connections
-
-    return services_from_connections()
-
-
-def _plan_task(params: dict, run: Any) -> dict:
-    from k2ingest.pipeline import plan
-
-    return plan(params, run, _services())
-
-
-def _find_task(batch: dict) -> dict:
-    from k2ingest.pipeline import find
-
-    return find(batch, _services())
-
-
-def _copy_task(listing: dict, params: dict, run: Any) -> dict:
-    from k2ingest.pipeline import copy
-
-    return copy(listing, params, run, _services())
 
 
 # --- the benchmark ---------------------------------------------------------------------------------
@@ -311,35 +291,22 @@ def child_env(standin_env: dict[str, str], airflow_home: Path) -> dict[str, str]
     }
 
 
-def run_size(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """All phases at one catalog size N."""
-    print(f"[N={n}] starting the stand-ins ...", file=sys.stderr, flush=True)
+def run_size(mission: str, n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """All phases of one mission at one catalog size N."""
+    tag = f"[{mission} N={n}]"
+    print(f"{tag} starting the stand-ins ...", file=sys.stderr, flush=True)
     load = os.getloadavg()
-    with StandinProcess(n, seed=args.seed, mast_latency_s=args.mast_latency, s3_latency_s=args.s3_latency,
-                        tap_latency_s=args.tap_latency) as standins:
+    root = workdir / mission / f"n{n}"
+    with StandinProcess(n, mission=mission, seed=args.seed, mast_latency_s=args.mast_latency,
+                        s3_latency_s=args.s3_latency, tap_latency_s=args.tap_latency,
+                        tess_mb=args.tess_mb) as standins:
         info = standins.info
-        env = child_env(info["env"], workdir / "airflow-home")
-        base = {"env": env, "mast_url": info["mast_url"], "tap_url": info["tap_url"],
-                "s3_endpoint": info["s3_endpoint"], "pool_slots": args.pool_slots}
-        knobs = {"targets_per_batch": args.targets_per_batch, "copy_threads": args.copy_threads}
-        local = workdir / f"n{n}" / "ours"
-        s3 = f"s3://{info['destination_bucket']}/n{n}"
-        configs = {
-            "baseline": ("baseline", {**base, "destination": str(workdir / f"n{n}" / "baseline"),
-                                      "max_targets": _baseline_cap(n, args)}),
-            "ours": ("ours", {**base, "run_id": f"bench-n{n}-first", "params": {"destination": str(local), **knobs}}),
-            "ours_rerun": ("ours", {**base, "run_id": f"bench-n{n}-rerun",
-                                    "params": {"destination": str(local), **knobs}}),
-            "ours_s3": ("ours", {**base, "run_id": f"bench-n{n}-s3", "params": {"destination": s3, **knobs}}),
-            "ours_s3_read_back": ("ours", {**base, "run_id": f"bench-n{n}-s3-read-back", "params": {
-                "destination": f"{s3}-read-back", "read_back_server_side_copies": True, **knobs}}),
-        }
+        configs = _phase_configs(mission, n, args, info, root, workdir)
+        selected = [p for p in PHASES if p in args.phases and (p != "ours_rerun" or "ours" in args.phases)]
         phases = {}
-        for phase in PHASES:
-            if phase not in args.phases or (phase == "ours_rerun" and "ours" not in args.phases):
-                continue
-            print(f"[N={n}] {PHASE_LABELS[phase]} ...", file=sys.stderr, flush=True)
-            kind, config = configs[phase]
+        for i, phase in enumerate(selected):
+            print(f"{tag} {PHASE_LABELS[phase]} ...", file=sys.stderr, flush=True)
+            kind, config, destination = configs[phase]
             standins.reset_counters()
             before = standins.counters()
             result = run_in_child(kind, config)
@@ -352,12 +319,46 @@ def run_size(n: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             if phase == "baseline" and config["max_targets"] and config["max_targets"] < n:
                 result = _extrapolate(result, n)
             phases[phase] = result
-            print(f"[N={n}] {PHASE_LABELS[phase]}: {result['wall_s']:.2f} s", file=sys.stderr, flush=True)
-    shutil.rmtree(workdir / f"n{n}", ignore_errors=True)
-    run = {"n_targets": n, "files": info["files"], "bytes": info["bytes"], "standin_setup_s": round(info["setup_s"], 1),
-           "load_average": [round(x, 2) for x in load], "phases": phases}
+            print(f"{tag} {PHASE_LABELS[phase]}: {result['wall_s']:.2f} s", file=sys.stderr, flush=True)
+            if all(configs[later][2] != destination for later in selected[i + 1:]):
+                _remove(destination, standins)  # no later phase uses it: free the disk, or moto's memory
+    shutil.rmtree(root, ignore_errors=True)
+    run = {"mission": mission, "n_targets": n, "files": info["files"], "bytes": info["bytes"],
+           "standin_setup_s": round(info["setup_s"], 1), "load_average": [round(x, 2) for x in load],
+           "phases": phases}
     run["checks"] = check_run(run)
     return run
+
+
+def _phase_configs(mission: str, n: int, args: argparse.Namespace, info: dict[str, Any], root: Path,
+                   workdir: Path) -> dict[str, tuple[str, dict[str, Any], str]]:
+    """Each phase's child kind, config and destination."""
+    base = {"env": child_env(info["env"], workdir / "airflow-home"), "mission": mission, "mast_url": info["mast_url"],
+            "tap_url": info["tap_url"], "s3_endpoint": info["s3_endpoint"], "pool_slots": args.pool_slots}
+    knobs = {"targets_per_batch": args.targets_per_batch, "copy_threads": args.copy_threads}
+    local = str(root / "ours")
+    s3 = f"s3://{info['destination_bucket']}/{mission}-n{n}"
+
+    def ours(run: str, destination: str, **params: Any) -> tuple[str, dict[str, Any], str]:
+        return "ours", {**base, "run_id": f"bench-{mission}-n{n}-{run}",
+                        "params": {"destination": destination, **knobs, **params}}, destination
+
+    baseline = str(root / "baseline")
+    return {
+        "baseline": ("baseline", {**base, "destination": baseline, "max_targets": _baseline_cap(n, args)}, baseline),
+        "ours": ours("first", local),
+        "ours_rerun": ours("rerun", local),
+        "ours_s3": ours("s3", s3),
+        "ours_s3_read_back": ours("s3-read-back", f"{s3}-read-back", read_back_server_side_copies=True),
+    }
+
+
+def _remove(destination: str, standins: StandinProcess) -> None:
+    if destination.startswith("s3://"):
+        bucket, prefix = destination[len("s3://"):].split("/", 1)
+        standins.call("delete_prefix", bucket, prefix + "/")
+    else:
+        shutil.rmtree(destination, ignore_errors=True)
 
 
 def _baseline_cap(n: int, args: argparse.Namespace) -> int:
@@ -419,7 +420,12 @@ def _s3_checks(phase: dict[str, Any], files: int, prefix: str) -> dict[str, Any]
 
 
 def scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Least-squares slope of log(wall time) against log(N) for each path (1 = linear)."""
+    """For each mission and path, the least-squares slope of log(wall time) against log(N) (1 = linear)."""
+    missions = dict.fromkeys(r["mission"] for r in runs)
+    return {m: _scaling([r for r in runs if r["mission"] == m]) for m in missions}
+
+
+def _scaling(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for phase in PHASES:
         points = [(r["n_targets"], r["phases"][phase]["wall_s"]) for r in runs if phase in r["phases"]]
@@ -464,7 +470,7 @@ def run_memory(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 results[f"{mode}/{name}"] = result
                 print(f"[memory] {mode} {name} ({size / 1e6:.1f} MB): peak RSS {result['peak_rss_mb']:.0f} MB, "
                       f"{result['status']} ({result['method']})", file=sys.stderr, flush=True)
-                shutil.rmtree(workdir / "memory", ignore_errors=True)
+                _remove(destination, standins)
     for mode in COPY_MODES:
         large, llc = results[f"{mode}/large"], results[f"{mode}/llc"]
         results[f"{mode}/growth_mb"] = round(large["peak_rss_mb"] - llc["peak_rss_mb"], 1)
@@ -477,11 +483,11 @@ def run_memory(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 # --- report ------------------------------------------------------------------------------------------
 
 def format_table(runs: list[dict[str, Any]]) -> str:
-    header = (f"{'N':>5}  {'path':<17} {'files':>6} {'wall s':>8} {'MAST req':>9} {'MAST/tgt':>9} "
+    header = (f"{'mission':<7} {'N':>5}  {'path':<17} {'files':>6} {'wall s':>8} {'MAST req':>9} {'MAST/tgt':>9} "
               f"{'S3 req':>7} {'MB from S3':>11} {'peak RSS MB':>12} {'CPU s':>7} {'baseline/this':>14}")
     lines = [header, "-" * len(header)]
     for run in runs:
-        n, phases = run["n_targets"], run["phases"]
+        mission, n, phases = _mission_name(run), run["n_targets"], run["phases"]
         base = phases.get("baseline", {}).get("wall_s")
         for phase in PHASES:
             if phase not in phases:
@@ -490,53 +496,30 @@ def format_table(runs: list[dict[str, Any]]) -> str:
             mark = "*" if p.get("extrapolated_from_targets") else ""
             ratio = f"{base / p['wall_s']:.1f}x" if base and phase != "baseline" else ("1.0x" if base else "-")
             lines.append(
-                f"{n:>5}  {PHASE_LABELS[phase] + mark:<17} {round(p['files']):>6} {p['wall_s']:>8.2f} "
+                f"{mission:<7} {n:>5}  {PHASE_LABELS[phase] + mark:<17} {round(p['files']):>6} {p['wall_s']:>8.2f} "
                 f"{round(p['mast_requests']):>9} {p['mast_requests'] / n:>9.3f} {round(p['s3_requests']):>7} "
                 f"{p['bytes_read_from_s3'] / 1e6:>11.1f} {p['peak_rss_mb']:>12.0f} {p['cpu_s']:>7.1f} {ratio:>14}")
-    if any(p.get("extrapolated_from_targets") for r in runs for p in r["phases"].values()):
-        capped = {r["n_targets"]: r["phases"]["baseline"]["extrapolated_from_targets"] for r in runs
-                  if r["phases"].get("baseline", {}).get("extrapolated_from_targets")}
-        lines.append("* extrapolated linearly from a baseline run on the first targets only: "
-                     + ", ".join(f"N={n} from {m}" for n, m in capped.items()))
+    capped = [f"{_mission_name(r)} N={r['n_targets']} from {r['phases']['baseline']['extrapolated_from_targets']}"
+              for r in runs if r["phases"].get("baseline", {}).get("extrapolated_from_targets")]
+    if capped:
+        lines.append("* extrapolated linearly from a baseline run on the first targets only: " + ", ".join(capped))
     return "\n".join(lines)
 
 
-def format_checks(report: dict[str, Any]) -> str:
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
+def _mission_name(run: dict[str, Any]) -> str:
+    return MISSIONS[run["mission"]][0]
 
-    lines = []
-    for run in report["runs"]:
-        c, n = run["checks"], run["n_targets"]
-        parts = []
-        if "speedup" in c:
-            parts.append(f"speed-up {c['speedup']:.1f}x (>= {MIN_SPEEDUP:g}x) {verdict(c['speedup_ok'])}")
-        if "mast_requests_per_target" in c:
-            parts.append(f"{c['mast_requests_per_target']:.3f} MAST requests/target "
-                         f"(<= {MAX_MAST_REQUESTS_PER_TARGET}) {verdict(c['mast_requests_per_target_ok'])}")
-        if "rerun_fraction" in c:
-            parts.append(f"rerun {c['rerun_bytes']} bytes, {c['rerun_mast_requests']} MAST requests, "
-                         f"{100 * c['rerun_fraction']:.1f}% of the first run (<= {100 * MAX_RERUN_FRACTION:g}%) "
-                         f"{verdict(c['rerun_ok'])}")
-        if "s3_source_bytes_read" in c:
-            parts.append(f"to S3: {_through_worker(c, 's3')}, zero bytes through the worker "
-                         f"{verdict(c['s3_zero_bytes_through_worker'])}")
-        if "s3_read_back_source_bytes_read" in c:
-            parts.append(f"to S3 read back: {_through_worker(c, 's3_read_back')}")
-        correct = [k for k in ("ours_copied_every_file", "baseline_copied_every_file", "s3_copied_every_file",
-                               "s3_read_back_copied_every_file") if k in c and not c[k]]
-        if correct:
-            parts.append("INCOMPLETE: " + ", ".join(correct))
-        if n == OFFICIAL_N:
-            lines.append(f"N={n} (where issue 5 sets the targets): " + "; ".join(parts))
-        else:  # the targets are set at N = 300; other sizes are shown for their figures only
-            lines.append(f"N={n} (figures only): " + "; ".join(parts).replace(" PASS", "").replace(" FAIL", ""))
-    for phase, entry in report["scaling"].items():
-        if "exponent" in entry:
-            per = ", ".join(f"N={n}: {ms:.1f} ms" for n, ms in entry["ms_per_target"].items())
-            ok = entry.get("linear_or_better")
-            tail = "" if ok is None else f" (<= {MAX_SCALING_EXPONENT}: linear or better) {verdict(ok)}"
-            lines.append(f"scaling {PHASE_LABELS[phase]}: time ~ N^{entry['exponent']:.2f}{tail}; per target {per}")
+
+def format_checks(report: dict[str, Any]) -> str:
+    lines = [_run_checks(run) for run in report["runs"]]
+    for mission, entries in report["scaling"].items():
+        for phase, entry in entries.items():
+            if "exponent" in entry:
+                per = ", ".join(f"N={n}: {ms:.1f} ms" for n, ms in entry["ms_per_target"].items())
+                ok = entry.get("linear_or_better")
+                tail = "" if ok is None else f" (<= {MAX_SCALING_EXPONENT}: linear or better) {_verdict(ok)}"
+                lines.append(f"{MISSIONS[mission][0]} scaling {PHASE_LABELS[phase]}: time ~ N^{entry['exponent']:.2f}"
+                             f"{tail}; per target {per}")
     memory = report.get("memory")
     if memory:
         for mode in COPY_MODES:
@@ -546,8 +529,41 @@ def format_checks(report: dict[str, Any]) -> str:
                 f"(a {llc['object_mb']:g} MB one: {llc['peak_rss_mb']:.0f} MB; after imports "
                 f"{large['rss_before_copy_mb']:.0f} MB), {large['bytes_read_from_s3'] / 1e6:.1f} MB read from S3 "
                 f"by the worker, {large['method']} (< {memory['limit_mb']:g} MB) "
-                f"{verdict(memory['checks'][f'{mode}_ok'])}")
+                f"{_verdict(memory['checks'][f'{mode}_ok'])}")
     return "\n".join(lines)
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _run_checks(run: dict[str, Any]) -> str:
+    """One line: the checks of one mission at one N (verdicts only at the N where issue 5 sets the targets)."""
+    c, n = run["checks"], run["n_targets"]
+    parts = []
+    if "speedup" in c:
+        parts.append(f"speed-up {c['speedup']:.1f}x (>= {MIN_SPEEDUP:g}x) {_verdict(c['speedup_ok'])}")
+    if "mast_requests_per_target" in c:
+        parts.append(f"{c['mast_requests_per_target']:.3f} MAST requests/target "
+                     f"(<= {MAX_MAST_REQUESTS_PER_TARGET}) {_verdict(c['mast_requests_per_target_ok'])}")
+    if "rerun_fraction" in c:
+        parts.append(f"rerun {c['rerun_bytes']} bytes, {c['rerun_mast_requests']} MAST requests, "
+                     f"{100 * c['rerun_fraction']:.1f}% of the first run (<= {100 * MAX_RERUN_FRACTION:g}%) "
+                     f"{_verdict(c['rerun_ok'])}")
+    if "s3_source_bytes_read" in c:
+        parts.append(f"to S3: {_through_worker(c, 's3')}, zero bytes through the worker "
+                     f"{_verdict(c['s3_zero_bytes_through_worker'])}")
+    if "s3_read_back_source_bytes_read" in c:
+        parts.append(f"to S3 read back: {_through_worker(c, 's3_read_back')}")
+    incomplete = [k for k in ("ours_copied_every_file", "baseline_copied_every_file", "s3_copied_every_file",
+                              "s3_read_back_copied_every_file") if k in c and not c[k]]
+    if incomplete:
+        parts.append("INCOMPLETE: " + ", ".join(incomplete))
+    where = f"{_mission_name(run)} N={n}"
+    if n == OFFICIAL_N:
+        return f"{where} (where issue 5 sets the targets): " + "; ".join(parts)
+    # the targets are set at N = 300; other sizes are shown for their figures only
+    return f"{where} (figures only): " + "; ".join(parts).replace(" PASS", "").replace(" FAIL", "")
 
 
 def _through_worker(checks: dict[str, Any], prefix: str) -> str:
@@ -559,25 +575,28 @@ def _through_worker(checks: dict[str, Any], prefix: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="k2ingest-bench-"))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lightcurve-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
-        "benchmark": "k2_lightcurve_ingest",
+        "benchmark": "lightcurve_ingest",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": {
-            "targets": args.targets, "mast_latency_s": args.mast_latency, "s3_latency_s": args.s3_latency,
-            "tap_latency_s": args.tap_latency, "targets_per_batch": args.targets_per_batch,
-            "copy_threads": args.copy_threads, "pool_slots": args.pool_slots,
-            "baseline_max_targets": args.baseline_max_targets, "phases": args.phases, "seed": args.seed,
-            "llc_mb": list(llc_mb_range()), "cpus": os.cpu_count(),
+            "missions": args.missions, "targets": args.targets, "mast_latency_s": args.mast_latency,
+            "s3_latency_s": args.s3_latency, "tap_latency_s": args.tap_latency,
+            "targets_per_batch": args.targets_per_batch, "copy_threads": args.copy_threads,
+            "pool_slots": args.pool_slots, "baseline_max_targets": args.baseline_max_targets, "phases": args.phases,
+            "seed": args.seed, "tess_mb": args.tess_mb,
+            "light_curve_mb": {m: list(light_curve_mb(m, args.tess_mb)) for m in args.missions},
+            "cpus": os.cpu_count(),
             "load_average_start": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "platform": platform.platform(),
         },
         "runs": [],
     }
     try:
-        for n in args.targets:
-            report["runs"].append(run_size(n, args, workdir))
+        for mission in args.missions:
+            for n in args.targets:
+                report["runs"].append(run_size(mission, n, args, workdir))
         report["scaling"] = scaling(report["runs"])
         report["memory"] = run_memory(args, workdir) if args.memory_mb > 0 else None
     finally:
@@ -585,9 +604,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
     report["config"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    print(f"\nK2 ingest benchmark: MAST {1000 * args.mast_latency:g} ms, S3 {1000 * args.s3_latency:g} ms, "
-          f"TAP {1000 * args.tap_latency:g} ms per request; {args.targets_per_batch} targets/batch, "
-          f"{args.copy_threads} copy threads, {args.pool_slots} mast_api slots; {os.cpu_count()} CPUs\n")
+    sizes = ", ".join(f"{MISSIONS[m][0]} {low:g}-{high:g} MB" for m, (low, high)
+                      in report["config"]["light_curve_mb"].items())
+    print(f"\nLight-curve ingest benchmark ({sizes} a light curve): MAST {1000 * args.mast_latency:g} ms, "
+          f"S3 {1000 * args.s3_latency:g} ms, TAP {1000 * args.tap_latency:g} ms per request; "
+          f"{args.targets_per_batch} targets/batch, {args.copy_threads} copy threads, {args.pool_slots} mast_api "
+          f"slots; {os.cpu_count()} CPUs\n")
     print(format_table(report["runs"]))
     print()
     print(format_checks(report))

@@ -2,9 +2,10 @@
 
     .venv/bin/python -m benchmarks.knob_sweep --targets 300 --repeats 3 --json benchmarks/results/sweep.json
 
-One knob varies at a time, the others stay at their defaults (k2ingest.settings). Each point is our
-first run into a fresh local folder, exactly as in ingest_benchmark (``ours``); the median of the
-repeats is shown (repeats are interleaved over the points). The figures chose the defaults: see benchmarks/README.md.
+One knob varies at a time, the others stay at their defaults (lightcurve_ingest.settings). Each point is our
+first run of one mission (``--mission``, K2 by default) into a fresh local folder, exactly as in
+ingest_benchmark (``ours``: ``tasks.run_flow``); the median of the repeats is shown (repeats are interleaved
+over the points). The figures chose the defaults: see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.ingest_benchmark import child_env, run_in_child  # (puts plugins/ on sys.path)
-from benchmarks.standin_process import StandinProcess
-from k2ingest.settings import DEFAULT_COPY_THREADS, DEFAULT_MAST_POOL_SLOTS, DEFAULT_TARGETS_PER_BATCH
+from benchmarks._paths import add_repo_paths
+from benchmarks.ingest_benchmark import child_env, run_in_child
+from benchmarks.standin_process import MISSIONS, TESS_MB, StandinProcess
+
+add_repo_paths()
+
+from lightcurve_ingest.settings import (  # noqa: E402  (after the path set-up)
+    DEFAULT_COPY_THREADS,
+    DEFAULT_MAST_POOL_SLOTS,
+    DEFAULT_TARGETS_PER_BATCH,
+)
 
 SWEEPS = {
     "targets_per_batch": [25, 50, 75, 100, 150],
@@ -32,6 +41,7 @@ SWEEPS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.knob_sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("--mission", choices=list(MISSIONS), default="k2", help="the mission's stand-in catalog (k2)")
     parser.add_argument("--targets", type=int, default=300, help="catalog size N (300)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--knobs", nargs="+", choices=list(SWEEPS), default=list(SWEEPS))
@@ -39,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mast-latency", type=float, default=0.150)
     parser.add_argument("--s3-latency", type=float, default=0.020)
     parser.add_argument("--tap-latency", type=float, default=0.150)
+    parser.add_argument("--tess-mb", type=float, default=TESS_MB, help=f"size of a TESS light curve in MB ({TESS_MB})")
     parser.add_argument("--json", type=Path)
     return parser.parse_args(argv)
 
@@ -49,7 +60,8 @@ def _run_point(standins: StandinProcess, env: dict, workdir: Path, knobs: dict[s
     standins.reset_counters()
     before = standins.counters()
     result = run_in_child("ours", {
-        "env": env, "pool_slots": knobs["pool_slots"], "run_id": f"sweep-{name}",
+        "env": env, "mission": standins.config["mission"], "pool_slots": knobs["pool_slots"],
+        "run_id": f"sweep-{name}",
         "params": {"destination": str(destination), "targets_per_batch": knobs["targets_per_batch"],
                    "copy_threads": knobs["copy_threads"]}})
     after = standins.counters()
@@ -69,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         sweeps[args.knobs[0]] = args.values
     defaults = {"targets_per_batch": DEFAULT_TARGETS_PER_BATCH, "copy_threads": DEFAULT_COPY_THREADS,
                 "pool_slots": DEFAULT_MAST_POOL_SLOTS}
-    workdir = Path(tempfile.mkdtemp(prefix="k2ingest-sweep-"))
+    workdir = Path(tempfile.mkdtemp(prefix="lightcurve-sweep-"))
     points: list[dict[str, Any]] = []
     try:
-        with StandinProcess(args.targets, mast_latency_s=args.mast_latency, s3_latency_s=args.s3_latency,
-                            tap_latency_s=args.tap_latency) as standins:
+        with StandinProcess(args.targets, mission=args.mission, mast_latency_s=args.mast_latency,
+                            s3_latency_s=args.s3_latency, tap_latency_s=args.tap_latency,
+                            tess_mb=args.tess_mb) as standins:
             info = standins.info
             env = child_env(info["env"], workdir / "airflow-home")
             grid = [(knob, value) for knob in args.knobs for value in sweeps[knob]]
@@ -94,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                                "peak_rss_mb": max(r["peak_rss_mb"] for r in done)})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nKnob sweep at N={args.targets} ({info['files']} files), median of {args.repeats}; "
-          f"defaults: {defaults}; {os.cpu_count()} CPUs\n")
+    print(f"\nKnob sweep of {MISSIONS[args.mission][0]} at N={args.targets} ({info['files']} files), median of "
+          f"{args.repeats}; defaults: {defaults}; {os.cpu_count()} CPUs\n")
     header = (f"{'knob':<18} {'value':>5} {'batches':>7} {'wall s':>7} {'MAST req':>8} {'MAST/tgt':>8} "
               f"{'worker CPU s':>12} {'stand-in CPU s':>14} {'peak RSS MB':>11}")
     print(header)
@@ -107,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{p['peak_rss_mb']:>11.0f}{mark}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"targets": args.targets, "files": info["files"], "defaults": defaults,
-                                         "repeats": args.repeats, "points": points,
+        args.json.write_text(json.dumps({"mission": args.mission, "targets": args.targets, "files": info["files"],
+                                         "defaults": defaults, "repeats": args.repeats, "points": points,
                                          "load_average_end": os.getloadavg()}, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0

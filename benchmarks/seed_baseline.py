@@ -1,13 +1,16 @@
 """The seed's algorithm (``spacekit.Radio.mast_aws``, docs: /work/shared/reference/seed-spacekit-radio.md),
 written faithfully as the baseline: per target, one after another, query MAST, list the products, keep
-the LLC files, look up their cloud keys, and download each file with boto3.
+the mission's light curves, look up their cloud keys, and download each file with boto3.
 
-The only departures are those the offline stand-ins force; each is marked ``OFFLINE:`` below.
+The seed does K2 only; the same loop is run for Kepler and TESS with only the data of :data:`SEED_MISSIONS`
+changed (target list, MAST target names, collection, cadence, product subgroup). The only departures are
+those the offline stand-ins force or the other missions need; each is marked ``OFFLINE:`` below.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +20,44 @@ PUBLIC_BUCKET = "stpubdata"
 REGION = "us-east-1"
 
 
-def confirmed_k2_targets(tap_url: str) -> list[str]:
+@dataclass(frozen=True)
+class SeedMission:
+    """What the seed's loop needs to know of a mission."""
+
+    adql: str  # the confirmed targets, one row each
+    id_column: str
+    target_name: str  # MAST's target_name of an id, as a format string
+    collection: str
+    cadence_s: float
+    subgroup: str
+    # OFFLINE (an adaptation, not in the seed): Kepler lists each target's .tar bundle of all quarters in the
+    # LLC subgroup too; astroquery's own extension filter leaves it out. K2 keeps the seed's call unchanged.
+    extension: str | None
+
+
+SEED_MISSIONS = {
+    "k2": SeedMission("select distinct epic_hostname from k2pandc "
+                      "where disposition = 'CONFIRMED' and epic_hostname is not null",
+                      "epic_hostname", "ktwo{:09d}", "K2", 1800.0, "LLC", None),
+    "kepler": SeedMission("select distinct kepid from cumulative where koi_disposition = 'CONFIRMED'",
+                          "kepid", "kplr{:09d}", "Kepler", 1800.0, "LLC", "fits"),
+    "tess": SeedMission("select distinct tid from toi where tfopwg_disp in ('CP','KP')",
+                        "tid", "{:d}", "TESS", 120.0, "LC", "fits"),
+}
+
+
+def confirmed_targets(mission: str, tap_url: str) -> list[str]:
     """The target list, as the seed's "Alt" section gets it: one request to the Exoplanet Archive.
 
     OFFLINE: the seed's ``nph-nstedAPI?table=exoplanets`` API was retired in 2021; this asks the TAP
-    stand-in for the same list (confirmed K2 hosts). The names are MAST target names, ``ktwo<EPIC>``.
+    stand-in for the same list (the mission's confirmed hosts). The names are MAST target names
+    (``ktwo<EPIC>``, ``kplr<KIC>``, the TIC id).
     """
-    adql = ("select distinct epic_hostname from k2pandc "
-            "where disposition = 'CONFIRMED' and epic_hostname is not null")
-    reply = requests.get(f"{tap_url}/TAP/sync", params={"query": adql, "format": "json"}, timeout=60)
+    seed = SEED_MISSIONS[mission]
+    reply = requests.get(f"{tap_url}/TAP/sync", params={"query": seed.adql, "format": "json"}, timeout=60)
     reply.raise_for_status()
-    epics = sorted(int(row["epic_hostname"].split()[-1]) for row in reply.json())
-    return [f"ktwo{epic:09d}" for epic in epics]
+    ids = sorted(int(str(row[seed.id_column]).split()[-1]) for row in reply.json())  # "EPIC 201367065" or 11904151
+    return [seed.target_name.format(target_id) for target_id in ids]
 
 
 def point_astroquery_at(observations: Any, mast_url: str) -> None:
@@ -67,13 +96,15 @@ def get_cloud_uris(products: Any, mast_url: str, s3_client: Any, session: reques
     return uris_out
 
 
-def mast_aws(target_list: list[str], *, mast_url: str, s3_endpoint: str, download_dir: Path) -> dict[str, int]:
-    """``spacekit.Radio.mast_aws``: download the K2 long-cadence light curves of each target, serially."""
+def mast_aws(target_list: list[str], *, mission: str = "k2", mast_url: str, s3_endpoint: str,
+             download_dir: Path) -> dict[str, int]:
+    """``spacekit.Radio.mast_aws``: download the mission's light curves of each target, serially."""
     import boto3
     from astroquery.mast import Observations
     from botocore import UNSIGNED
     from botocore.config import Config
 
+    seed = SEED_MISSIONS[mission]
     # configure aws settings
     # OFFLINE: the stand-in's endpoint, read anonymously (the bucket is public; requester-pays ended in 2021).
     s3 = boto3.resource("s3", region_name=REGION, endpoint_url=s3_endpoint,
@@ -89,16 +120,17 @@ def mast_aws(target_list: list[str], *, mast_url: str, s3_endpoint: str, downloa
     files = downloaded = 0
 
     for target in target_list:
-        # Do a cone search and find the K2 long cadence data for target
+        # Do a cone search and find the mission's light curves (K2: long cadence) for target
         # OFFLINE: query_object(target, radius="0s") resolves the name through a host hard-coded in
         # astroquery that cannot be redirected to the stand-in; a query on the MAST target name asks the
         # same Mast.Caom service for the same observations.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            obs = Observations.query_criteria(target_name=target, obs_collection="K2")
-            want = (obs["obs_collection"] == "K2") & (obs["t_exptime"] == 1800.0)
+            obs = Observations.query_criteria(target_name=target, obs_collection=seed.collection)
+            want = (obs["obs_collection"] == seed.collection) & (obs["t_exptime"] == seed.cadence_s)
             data_prod = Observations.get_product_list(obs[want])
-            filt_prod = Observations.filter_products(data_prod, productSubGroupDescription="LLC")
+            filt_prod = Observations.filter_products(data_prod, productSubGroupDescription=seed.subgroup,
+                                                     extension=seed.extension)
         s3_uris = get_cloud_uris(filt_prod, mast_url, cloud_client, lookup)
         for url in s3_uris:
             # Extract the S3 key from the S3 URL

@@ -1,7 +1,7 @@
 # Shared by the scripts: the virtual environment and an Airflow home inside the repository.
 # shellcheck shell=bash
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${K2_VENV:-$REPO/.venv}"
+VENV="${LIGHTCURVE_INGEST_VENV:-$REPO/.venv}"
 PYTHON_BIN="${PYTHON_BIN:-$(command -v python3.11 || command -v python3)}"
 
 ensure_venv() {
@@ -35,5 +35,13 @@ use_local_airflow_home() {
   mkdir -p "$AIRFLOW_HOME"
   "$VENV/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || {
     tail -n 30 "$AIRFLOW_HOME/db-migrate.log"; return 1; }
-  "$VENV/bin/airflow" pools set mast_api 4 "Concurrent requests to MAST" >/dev/null
+  PYTHONPATH="$REPO/plugins" "$VENV/bin/python" -m lightcurve_ingest.airflow_setup >/dev/null
+}
+
+# The mission a script runs: its first argument if it names one (k2, kepler, tess), else k2. Sets MISSION and
+# leaves the other arguments in ARGS.
+pick_mission() {
+  MISSION=k2
+  case "${1:-}" in k2|kepler|tess) MISSION="$1"; shift ;; esac
+  ARGS=("$@")
 }

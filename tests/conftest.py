@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-_HOME = Path(tempfile.mkdtemp(prefix="k2ingest-airflow-"))
+_HOME = Path(tempfile.mkdtemp(prefix="lightcurve-ingest-airflow-"))
 os.environ.update({
     "AIRFLOW_HOME": str(_HOME),
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
-    "K2INGEST_RETRY_DELAY_SECONDS": "0.2",
-    "K2INGEST_HTTP_TIMEOUT": "5",
+    "LIGHTCURVE_INGEST_RETRY_DELAY_SECONDS": "0.2",
+    "LIGHTCURVE_INGEST_HTTP_TIMEOUT": "5",
 })
 for name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
     del os.environ[name]  # only the stand-ins' connections, never the machine's
@@ -39,17 +39,24 @@ def airflow_db() -> Path:
 
 
 @pytest.fixture(scope="session")
-def ingest_dag(airflow_db):  # noqa: ANN001, ANN201
+def dags(airflow_db):  # noqa: ANN001, ANN201
+    """The ingest DAGs of the repository's DAG folder, by mission: {"k2": DAG, "kepler": DAG, "tess": DAG}."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert not bag.import_errors, bag.import_errors
-    return bag.get_dag("k2_lightcurve_ingest")
+    return {slug: bag.dags[f"{slug}_lightcurve_ingest"] for slug in ("k2", "kepler", "tess")}
+
+
+@pytest.fixture(scope="session")
+def ingest_dag(dags):  # noqa: ANN001, ANN201
+    return dags["k2"]
 
 
 @pytest.fixture(scope="module")
 def standins():  # noqa: ANN201
-    """The three stand-ins over 8 known hosts + 1 host MAST does not know, wired in as Airflow connections."""
+    """The three stand-ins, wired in as Airflow connections: 8 K2 hosts + 1 host MAST does not know, and 8 Kepler
+    and 8 TESS hosts (the real ones first: Kepler-10, Kepler-22, KOI-5, KOI-6; pi Men, LHS 3844...)."""
     from tests.standins import Standins
 
     with Standins(n_hosts=8, unknown_to_mast=1) as running, pytest.MonkeyPatch.context() as patch:

@@ -11,8 +11,14 @@ import pandas as pd
 
 from tests.standins import Standins
 
-DAG_ID = "k2_lightcurve_ingest"
 CATALOG = "_catalog"
+
+
+def mission_of(dag: Any) -> Any:
+    """The mission an ingest DAG copies (``kepler_lightcurve_ingest`` -> Kepler)."""
+    from lightcurve_ingest.missions import get_mission
+
+    return get_mission(dag.dag_id.split("_", 1)[0])
 
 
 def run_dag(dag: Any, conf: dict, logical_date: datetime | None = None) -> Any:
@@ -20,10 +26,33 @@ def run_dag(dag: Any, conf: dict, logical_date: datetime | None = None) -> Any:
 
     Every param is passed: ``dag.test`` keeps an earlier run's conf in the DAG object's params.
     """
-    from k2ingest.params import param_specs
+    from lightcurve_ingest.params import param_specs
 
-    defaults = {name: spec["default"] for name, spec in param_specs().items()}
+    defaults = {name: spec["default"] for name, spec in param_specs(mission_of(dag)).items()}
     return dag.test(logical_date=logical_date, run_conf={**defaults, **conf})
+
+
+def run_flow(slug: str, params: dict, run_id: str = "flow") -> dict:
+    """The DAG's flow outside Airflow (``tasks.run_flow``) with clients from the stand-ins' connections."""
+    from lightcurve_ingest.connections import services_from_connections
+    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.tasks import RunInfo
+    from lightcurve_ingest.tasks import run_flow as flow
+
+    return flow(get_mission(slug), params, RunInfo(run_id=run_id), services_from_connections)
+
+
+def find(standins: Standins, slug: str, hosts: list[Any], *, timeout: float | None = None,
+         include_fast_cadence: bool = False) -> Any:
+    """What MAST lists for these stand-in hosts: one batch through astroquery, as ``find_light_curves`` asks."""
+    from lightcurve_ingest.discovery import find_light_curves
+    from lightcurve_ingest.mast import MastClient
+    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.payloads import Batch, Target
+
+    batch = Batch(label="test", targets=tuple(Target(h.target_id, h.hostname) for h in hosts))
+    return find_light_curves(get_mission(slug), batch, MastClient(standins.mast.base_url, timeout=timeout),
+                             include_fast_cadence)
 
 
 def run_dag_for_interval(dag: Any, conf: dict, day: datetime, run_type: str = "scheduled") -> Any:
@@ -85,11 +114,14 @@ def summary(dag_run: Any) -> dict:
     return value
 
 
-def expected_files(standins: Standins, hostnames: list[str] | None = None) -> dict[str, bytes]:
-    """Bucket key -> bytes of every LLC file of the given hosts (default: all confirmed hosts)."""
+def expected_files(standins: Standins, hostnames: list[str] | None = None, *, mission: str = "K2",
+                   include_fast: bool = False) -> dict[str, bytes]:
+    """Bucket key -> bytes of every light curve an ingest copies of the given hosts (default: all the mission's
+    confirmed hosts)."""
     universe = standins.universe
-    hosts = universe.confirmed_hosts() if hostnames is None else [universe.host_by_name(n) for n in hostnames]
-    return {f.key: universe.fits_bytes(f) for h in hosts for f in h.files}
+    hosts = (universe.confirmed_hosts(mission=mission) if hostnames is None
+             else [universe.host_by_name(n) for n in hostnames])
+    return {f.key: universe.fits_bytes(f) for h in hosts for f in h.light_curves(include_fast)}
 
 
 def local_files(root: Path) -> dict[str, bytes]:

@@ -18,7 +18,7 @@ def summary_lines(config: pytest.Config) -> list[str]:
     tally = getattr(config, "k2_reliability_figures", None)
     if not tally:
         return []
-    return ["k2ingest reliability figures (issue 6)", *(f"  {n:<62} {tally[n]:>6}" for n in sorted(tally))]
+    return ["lightcurve_ingest reliability figures (issue 6)", *(f"  {n:<62} {tally[n]:>6}" for n in sorted(tally))]
 
 
 def count_run(config: pytest.Config, run, result: dict | None = None) -> None:  # noqa: ANN001

@@ -260,10 +260,11 @@ def test_init_creates_pool_and_connections(services, common_env):
     env = _env_dict(init)
     assert str(env.get("_AIRFLOW_DB_MIGRATE")).lower() == "true" or "db migrate" in command
     assert str(env.get("_AIRFLOW_WWW_USER_CREATE")).lower() == "true" or "users create" in command
-    assert re.search(
-        r'airflow pools set mast_api "?\$\{MAST_POOL_SLOTS:-4\}"? "Concurrent requests to MAST"',
-        command,
-    ), "airflow-init must run: airflow pools set mast_api ${MAST_POOL_SLOTS:-4} ..."
+    # the pool is made by the package, with its slots defined once (lightcurve_ingest.settings; .env may override)
+    assert re.search(r"PYTHONPATH=/opt/airflow/plugins /entrypoint python -m lightcurve_ingest.airflow_setup",
+                     command), "airflow-init must run: python -m lightcurve_ingest.airflow_setup"
+    assert env.get("MAST_POOL_SLOTS") == "${MAST_POOL_SLOTS:-}"
+    assert not re.search(r"pools set", command), "the pool's slots are not written in the compose file"
 
     for conn_id in ("mast_api", "nasa_exoplanet_archive", "mast_public_s3", "aws_default"):
         in_env = f"AIRFLOW_CONN_{conn_id.upper()}" in common_env
@@ -444,8 +445,8 @@ def _check_config_valid(cmd: list[str], project: Path) -> None:
     depends_on = rservices["airflow-scheduler"]["depends_on"]
     assert depends_on["airflow-init"]["condition"] == "service_completed_successfully"
     assert depends_on["postgres"]["condition"] == "service_healthy"
-    assert "pools set mast_api" in _command_text(rservices["airflow-init"])
-    assert '"4"' in _command_text(rservices["airflow-init"])
+    assert "python -m lightcurve_ingest.airflow_setup" in _command_text(rservices["airflow-init"])
+    assert _env_dict(rservices["airflow-init"])["MAST_POOL_SLOTS"] in ("", None)  # .env leaves the default
     assert rservices["minio"]["profiles"] == ["minio"]
 
 

@@ -1,7 +1,7 @@
 """Issue 6, crash safety: a worker killed with SIGKILL half-way through copying loses nothing and leaves
 nothing corrupt that could later count as cached; the next run completes the destination exactly.
 
-The worker is a child process running the pipeline's own plan/find/copy (what the DAG's tasks call)
+The worker is a child process running the DAG's flow outside Airflow (``tasks.run_flow``: the same task functions)
 with clients built from the stand-ins' Airflow connections; the S3 stand-in sends object bodies slowly
 so the kill lands in the middle of a file, after other files already reached their final names but
 before the batch's catalog commit. The next run is the real DAG under ``dag.test()``.
@@ -24,13 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 WORKER = """
 import json, sys
 sys.path[:0] = [{plugins!r}, {repo!r}]
-from k2ingest.connections import services_from_connections
-from k2ingest.pipeline import RunInfo, copy, find, plan
+from lightcurve_ingest.connections import services_from_connections
+from lightcurve_ingest.missions import get_mission
+from lightcurve_ingest.tasks import RunInfo, run_flow
 
 params = json.loads(sys.argv[1])
-services, run = services_from_connections(), RunInfo(run_id="killed-worker")
-for batch in plan(params, run, services)["batches"]:
-    copy(find(batch, services), params, run, services)
+run_flow(get_mission("k2"), params, RunInfo(run_id="killed-worker"), services_from_connections, slots=1)
 print("the worker finished: it should have been killed", flush=True)
 """
 PIECE_DELAY_S = 0.05  # per 8 KiB of object body: ~0.25 s a file

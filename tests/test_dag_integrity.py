@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 PARSE_SCRIPT = r"""
@@ -33,23 +35,41 @@ def test_dag_folder_parses_without_network_or_heavy_imports():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"DAG folder parsed in {result['seconds']:.2f} s")
     assert result["errors"] == {}
-    assert result["dags"] == ["k2_catalog_consumer", "k2_lightcurve_ingest"]
+    assert result["dags"] == ["k2_lightcurve_ingest", "kepler_lightcurve_ingest", "lightcurve_catalog_consumer",
+                              "tess_lightcurve_ingest"]
     assert result["heavy"] == []
 
 
-def test_ingest_dag_contract(ingest_dag):
+COMMON_PARAMS = {"destination", "dest_aws_conn_id", "targets", "dispositions", "full_refresh", "targets_per_batch",
+                 "copy_threads", "read_back_server_side_copies"}
+
+
+@pytest.mark.parametrize(("slug", "extra_params", "default_dispositions"), [
+    ("k2", set(), ["CONFIRMED"]),
+    ("kepler", set(), ["CONFIRMED"]),
+    ("tess", {"include_fast_cadence"}, ["CP", "KP"]),
+])
+def test_ingest_dag_contract(dags, slug, extra_params, default_dispositions):
     from airflow.sdk import CronDataIntervalTimetable
 
-    assert ingest_dag.dag_id == "k2_lightcurve_ingest"
-    assert isinstance(ingest_dag.timetable, CronDataIntervalTimetable)
-    assert set(ingest_dag.params) == {"destination", "dest_aws_conn_id", "targets", "full_refresh",
-                                      "targets_per_batch", "copy_threads", "read_back_server_side_copies"}
-    for name, param in ingest_dag.params.items():
+    dag = dags[slug]
+    assert dag.dag_id == f"{slug}_lightcurve_ingest"
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert set(dag.params) == COMMON_PARAMS | extra_params
+    for name, param in dag.params.items():
         assert param.description, f"param {name} has no description for the trigger form"
         assert param.schema.get("type"), f"param {name} has no JSON schema type"
-    assert ingest_dag.params.get_param("dest_aws_conn_id").value == "aws_default"
-    tasks = {t.task_id: t for t in ingest_dag.tasks}
+    assert dag.params.get_param("dest_aws_conn_id").value == "aws_default"
+    assert dag.params.get_param("destination").value.endswith(f"/data/{slug}_lightcurves")
+    assert dag.params.get_param("dispositions").value == default_dispositions
+    tasks = {t.task_id: t for t in dag.tasks}
     assert tasks["batch.find_light_curves"].pool == "mast_api"
     assert tasks["batch.find_light_curves"].map_index_template
     assert tasks["batch.copy_light_curves"].retries >= 1
-    assert [o.name for o in tasks["publish_catalog"].outlets] == ["k2_lightcurve_catalog"]
+    assert [o.name for o in tasks["publish_catalog"].outlets] == [f"{slug}_lightcurve_catalog"]
+
+
+def test_the_k2_catalog_asset_keeps_its_first_uri(dags):
+    """Consumers of the first release schedule on it."""
+    [asset] = {t.task_id: t for t in dags["k2"].tasks}["publish_catalog"].outlets
+    assert (asset.name, asset.uri) == ("k2_lightcurve_catalog", "k2ingest://catalog/files")

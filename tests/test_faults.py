@@ -15,11 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import expected_files, local_files, read_local_catalog, run_dag, summary, task_states, xcom
+from lightcurve_ingest.missions import get_mission
+from tests.helpers import (
+    expected_files,
+    find,
+    local_files,
+    read_local_catalog,
+    run_dag,
+    summary,
+    task_states,
+    xcom,
+)
 from tests.reliability_figures import count_run, figures
 
+K2 = get_mission("k2")
 COPY_TASK = "batch.copy_light_curves"
-FAST_BACKOFF = "0.05"  # K2INGEST_HTTP_BACKOFF: urllib3 waits of ~0, 0.1, 0.2 s instead of ~0, 2, 4 s
+FAST_BACKOFF = "0.05"  # LIGHTCURVE_INGEST_HTTP_BACKOFF: urllib3 waits of ~0, 0.1, 0.2 s instead of ~0, 2, 4 s
 
 
 
@@ -59,11 +70,22 @@ def batch_results(run) -> list[dict]:  # noqa: ANN001
 
 def summary_of_failed_run(run) -> dict:  # noqa: ANN001
     """What ``summarize_run`` computed before failing the run, recomputed from the run's XComs."""
-    from k2ingest.pipeline import summarize
+    from lightcurve_ingest.payloads import BatchResult, Plan
+    from lightcurve_ingest.tasks import summarize_run
 
-    plan_meta = xcom(run, "plan_targets", key="plan")
-    batches = xcom(run, "plan_targets")
-    return summarize({**plan_meta, "batches": batches}, batch_results(run))
+    plan = Plan.from_dict({**xcom(run, "plan_targets", key="plan"), "batches": xcom(run, "plan_targets")})
+    return summarize_run(plan, [BatchResult.from_dict(r) for r in batch_results(run)])
+
+
+def run_tasks(params: dict, run_id: str) -> list:
+    """plan_targets, then find_light_curves and copy_light_curves of each batch: the DAG's tasks, in turn."""
+    from lightcurve_ingest.connections import services_from_connections
+    from lightcurve_ingest.tasks import RunInfo, copy_light_curves, find_light_curves, plan_targets
+
+    services, run = services_from_connections(), RunInfo(run_id=run_id)
+    planned = plan_targets(K2, params, run, services)
+    return [copy_light_curves(K2, find_light_curves(K2, batch, params, services), params, run, services)
+            for batch in planned.batches]
 
 
 def assert_destination_clean(dest: Path, expected: dict[str, bytes]) -> None:
@@ -93,14 +115,14 @@ def confirmed_hosts(standins):  # noqa: ANN001, ANN201
 def test_every_client_has_a_timeout_far_below_astroquerys_600s_and_capped_jittered_retries(standins):
     from astroquery.mast import conf as astroquery_conf
 
-    from k2ingest.archive import ArchiveClient
-    from k2ingest.connections import source_s3_hook
-    from k2ingest.mast import QUERY_BUDGET_TIMEOUTS, MastClient
-    from k2ingest.sessions import TimeoutSession
+    from lightcurve_ingest.connections import source_s3_hook
+    from lightcurve_ingest.mast import QUERY_BUDGET_TIMEOUTS, MastClient
+    from lightcurve_ingest.sessions import TimeoutSession
+    from lightcurve_ingest.tap import TapClient
 
     assert astroquery_conf.timeout == 600  # what astroquery alone would wait
     mast = MastClient(standins.mast.base_url)
-    archive = ArchiveClient(standins.tap.base_url)
+    archive = TapClient(standins.tap.base_url)
     portal = mast.observations._portal_api_connection
     for session in (mast.session, archive.session, portal._session, mast.observations._service_api_connection._session):
         assert isinstance(session, TimeoutSession) and session.timeout <= 60
@@ -119,39 +141,34 @@ def test_every_client_has_a_timeout_far_below_astroquerys_600s_and_capped_jitter
 # --- 1-2. hangs, 503s, Retry-After, EXECUTING: each ends or is retried ----------------------------
 
 def test_mast_and_archive_hangs_end_at_the_timeout_and_are_retried(standins, request):
-    from k2ingest.archive import ArchiveClient
-    from k2ingest.mast import MastClient
-    from k2ingest.targets import Target
+    from lightcurve_ingest.tap import TapClient
+    from lightcurve_ingest.targets import ArchiveTargets
 
     hosts = confirmed_hosts(standins)[:2]
-    targets = [Target(h.epic_id, h.hostname) for h in hosts]
     standins.mast.add_fault("hang", service="Mast.Caom.Filtered")
     standins.mast.add_fault("hang", service="Mast.Caom.Products")
     standins.tap.add_fault("hang")
 
     started = time.monotonic()
-    listing = MastClient(standins.mast.base_url, timeout=1.0).find_light_curves(targets)
-    hosts_found = ArchiveClient(standins.tap.base_url, timeout=1.0).confirmed_k2_hosts()
+    listing = find(standins, "k2", hosts, timeout=1.0)
+    hosts_found = ArchiveTargets(K2, TapClient(standins.tap.base_url, timeout=1.0)).all(["CONFIRMED"])
     elapsed = time.monotonic() - started
 
     assert sorted(f.source_key for f in listing.files) == sorted(f.key for h in hosts for f in h.files)
-    assert {t.epic_id for t in hosts_found} == {h.epic_id for h in standins.universe.confirmed_hosts()}
+    assert {t.target_id for t in hosts_found} == {h.target_id for h in standins.universe.confirmed_hosts()}
     assert (standins.mast.faults_fired["hang"], standins.tap.faults_fired["hang"]) == (2, 1)
     assert elapsed < 3 * 1.0 + 5, f"three 1 s timeouts should cost ~3 s, took {elapsed:.1f}s"  # the hangs last 30 s
 
 
 def test_retry_after_from_an_outage_page_is_capped(standins, monkeypatch):
-    from k2ingest.mast import MastClient
-    from k2ingest.targets import Target
-
-    monkeypatch.setenv("K2INGEST_HTTP_BACKOFF", FAST_BACKOFF)  # caps waits at 30 x 0.05 = 1.5 s
+    monkeypatch.setenv("LIGHTCURVE_INGEST_HTTP_BACKOFF", FAST_BACKOFF)  # caps waits at 30 x 0.05 = 1.5 s
     host = confirmed_hosts(standins)[0]
     standins.mast.retry_after = "3600"
     standins.mast.add_fault("http503", times=2, service="Mast.Caom.Filtered")
     outcome: dict = {}
 
     def query() -> None:
-        outcome["listing"] = MastClient(standins.mast.base_url).find_light_curves([Target(host.epic_id)])
+        outcome["listing"] = find(standins, "k2", [host])
 
     worker = threading.Thread(target=query, daemon=True)
     started = time.monotonic()
@@ -164,17 +181,14 @@ def test_retry_after_from_an_outage_page_is_capped(standins, monkeypatch):
 
 
 def test_mast_executing_polls_and_503_bursts_are_absorbed_inside_one_query(standins, monkeypatch):
-    from k2ingest.mast import MastClient
-    from k2ingest.targets import Target
-
-    monkeypatch.setenv("K2INGEST_HTTP_BACKOFF", FAST_BACKOFF)
+    monkeypatch.setenv("LIGHTCURVE_INGEST_HTTP_BACKOFF", FAST_BACKOFF)
     host = confirmed_hosts(standins)[1]
     standins.mast.add_fault("http503", times=2, service="Mast.Caom.Filtered")
     standins.mast.add_fault("http500", service="Mast.Caom.Filtered")  # 3 in a row: the most urllib3 retries
     standins.mast.add_fault("executing", times=4, service="Mast.Caom.Filtered")
     standins.mast.add_fault("executing", times=2, service="Mast.Caom.Products")
 
-    listing = MastClient(standins.mast.base_url).find_light_curves([Target(host.epic_id)])
+    listing = find(standins, "k2", [host])
 
     assert sorted(f.source_key for f in listing.files) == sorted(f.key for f in host.files)
     assert standins.mast.faults_fired == {"http503": 2, "http500": 1, "executing": 6}
@@ -183,36 +197,34 @@ def test_mast_executing_polls_and_503_bursts_are_absorbed_inside_one_query(stand
 @pytest.mark.parametrize("kind", ["malformed_json", "error_status", "http503x4"])
 def test_mast_replies_it_cannot_use_fail_the_query_loudly(standins, monkeypatch, kind):
     """Not retried inside the query: the task fails and Airflow retries it (see the storm run)."""
-    from k2ingest.mast import MastClient
-    from k2ingest.targets import Target
-
-    monkeypatch.setenv("K2INGEST_HTTP_BACKOFF", FAST_BACKOFF)
+    monkeypatch.setenv("LIGHTCURVE_INGEST_HTTP_BACKOFF", FAST_BACKOFF)
     host = confirmed_hosts(standins)[0]
     if kind == "http503x4":
         standins.mast.add_fault("http503", times=4, service="Mast.Caom.Filtered")  # retries exhausted
     else:
         standins.mast.add_fault(kind, service="Mast.Caom.Products")
     with pytest.raises(Exception) as caught:
-        MastClient(standins.mast.base_url).find_light_curves([Target(host.epic_id)])
+        find(standins, "k2", [host])
     assert type(caught.value).__name__ in {"JSONDecodeError", "RemoteServiceError", "HTTPError"}, caught.value
 
 
 @pytest.mark.parametrize("kind", ["html_error", "truncated_csv", "http503"])
 def test_archive_html_pages_and_truncated_tables_are_never_taken_as_data(standins, monkeypatch, kind):
-    from k2ingest.archive import ArchiveClient
-    from k2ingest.errors import ServiceReplyError
+    from lightcurve_ingest.errors import ServiceReplyError
+    from lightcurve_ingest.tap import TapClient
+    from lightcurve_ingest.targets import ArchiveTargets
 
-    monkeypatch.setenv("K2INGEST_HTTP_BACKOFF", FAST_BACKOFF)
+    monkeypatch.setenv("LIGHTCURVE_INGEST_HTTP_BACKOFF", FAST_BACKOFF)
     standins.tap.add_fault(kind, times=4)  # more than the retries: the error must surface, not a short list
     with pytest.raises(ServiceReplyError, match="HTML|truncated|HTTP 50"):
-        ArchiveClient(standins.tap.base_url).confirmed_k2_hosts()
+        ArchiveTargets(K2, TapClient(standins.tap.base_url)).all(["CONFIRMED"])
     assert standins.tap.faults_fired[kind] == (4 if kind != "truncated_csv" else 1)  # a 200 is not retried
 
 
 # --- 3. verification: what does not match never counts ------------------------------------------
 
 def test_verify_file_checks_sizes_fits_sums_and_hashes(tmp_path, standins):
-    from k2ingest.verify import VerificationError, verify_file
+    from lightcurve_ingest.verify import VerificationError, verify_file
 
     file = standins.universe.files[0]
     good = standins.universe.fits_bytes(file)
@@ -240,9 +252,6 @@ def test_verify_file_checks_sizes_fits_sums_and_hashes(tmp_path, standins):
 
 def test_corrupt_files_already_at_final_names_are_replaced_not_counted(standins, tmp_path, request):
     """Half-downloads and damaged copies left by other tools (lightkurve's cache...) never count as present."""
-    from k2ingest.connections import services_from_connections
-    from k2ingest.pipeline import RunInfo, copy, find, plan
-
     hosts = confirmed_hosts(standins)[:2]
     files = [f for h in hosts for f in h.files]
     universe = standins.universe
@@ -257,14 +266,12 @@ def test_corrupt_files_already_at_final_names_are_replaced_not_counted(standins,
         (dest / key).parent.mkdir(parents=True, exist_ok=True)
         (dest / key).write_bytes(data)
     params = {"destination": str(dest), "targets": [h.hostname for h in hosts]}
-    services, run = services_from_connections(), RunInfo(run_id="planted")
 
-    planned = plan(params, run, services)
-    results = [copy(find(b, services), params, run, services) for b in planned["batches"]]
+    results = run_tasks(params, "planted")
 
-    assert sum(r["failed"] for r in results) == 0
-    assert sum(r["adopted"] for r in results) == 1
-    assert sum(r["copied"] for r in results) == len(files) - 1
+    assert sum(r.failed for r in results) == 0
+    assert sum(r.adopted for r in results) == 1
+    assert sum(r.copied for r in results) == len(files) - 1
     assert_destination_clean(dest, expected_files(standins, [h.hostname for h in hosts]))
     tally = figures(request.config)
     tally["files verified and recorded (copied or adopted)"] += len(files)
@@ -272,9 +279,7 @@ def test_corrupt_files_already_at_final_names_are_replaced_not_counted(standins,
 
 
 def test_s3_destination_short_source_is_deleted_and_reported_not_recorded(standins, request):
-    from k2ingest.connections import services_from_connections
-    from k2ingest.params import RunParams
-    from k2ingest.pipeline import RunInfo, copy, find, plan
+    from lightcurve_ingest.consumer import open_catalog
 
     host = confirmed_hosts(standins)[2]
     bad, good = host.files[0], host.files[1:]
@@ -283,29 +288,23 @@ def test_s3_destination_short_source_is_deleted_and_reported_not_recorded(standi
     standins.s3.put_object(bad.key, original[: len(original) - 2880])
     figures(request.config)["damaged source objects planted (corrupt or short, persistent)"] += 1
     params = {"destination": "s3://verify-bucket/lc", "targets": [host.hostname]}
-    services, run = services_from_connections(), RunInfo(run_id="short-s3")
     try:
-        planned = plan(params, run, services)
-        result = copy(find(planned["batches"][0], services), params, run, services)
+        [result] = run_tasks(params, "short-s3")
     finally:
         standins.s3.put_object(bad.key, original)
 
-    assert (result["copied"], result["failed"]) == (len(good), 1)
-    assert bad.key in result["failed_files"][0] and "VerificationError" in result["failed_files"][0]
+    assert (result.copied, result.failed) == (len(good), 1)
+    assert bad.key in result.failed_files[0] and "VerificationError" in result.failed_files[0]
     client = standins.s3.client(signed=True)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="verify-bucket", Prefix="lc/k2/").get("Contents", [])}
     assert keys == {f"lc/{f.key}" for f in good}, "the short copy must not stay at its final key"
-    catalog = services.catalog(RunParams.parse(params))
-    assert sorted(catalog.read("files")["source_key"]) == sorted(f.key for f in good)
+    assert sorted(open_catalog(params["destination"]).read("files")["source_key"]) == sorted(f.key for f in good)
     tally = figures(request.config)
     tally["files verified and recorded (copied or adopted)"] += len(good)
     tally["corrupt files caught (never counted, reported or replaced)"] += 1
 
 
 def test_s3_destination_with_read_back_catches_a_corrupt_same_size_source(standins, request):
-    from k2ingest.connections import services_from_connections
-    from k2ingest.pipeline import RunInfo, copy, find, plan
-
     host = confirmed_hosts(standins)[3]
     bad = host.files[0]
     standins.s3.create_bucket("datasum-bucket")
@@ -315,14 +314,12 @@ def test_s3_destination_with_read_back_catches_a_corrupt_same_size_source(standi
     # Only a read-back can see it: a plain server-side copy reproduces the source, right size and ETag.
     params = {"destination": "s3://datasum-bucket/lc", "targets": [host.hostname],
               "read_back_server_side_copies": True}
-    services, run = services_from_connections(), RunInfo(run_id="corrupt-s3")
     try:
-        planned = plan(params, run, services)
-        result = copy(find(planned["batches"][0], services), params, run, services)
+        [result] = run_tasks(params, "corrupt-s3")
     finally:
         standins.s3.put_object(bad.key, original)
-    assert result["failed"] == 1 and bad.key in result["failed_files"][0]
-    assert "DATASUM" in result["failed_files"][0]
+    assert result.failed == 1 and bad.key in result.failed_files[0]
+    assert "DATASUM" in result.failed_files[0]
     client = standins.s3.client(signed=True)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="datasum-bucket", Prefix="lc/k2/").get("Contents", [])}
     assert keys == {f"lc/{f.key}" for f in host.files[1:]}, "neither the bad copy nor its staging object may stay"
@@ -332,7 +329,7 @@ def test_s3_destination_with_read_back_catches_a_corrupt_same_size_source(standi
 
 def test_a_run_through_a_storm_of_transient_faults_completes_byte_for_byte(ingest_dag, standins, tmp_path,
                                                                           monkeypatch, request):
-    monkeypatch.setenv("K2INGEST_HTTP_BACKOFF", FAST_BACKOFF)
+    monkeypatch.setenv("LIGHTCURVE_INGEST_HTTP_BACKOFF", FAST_BACKOFF)
     mast, tap, s3 = standins.mast, standins.tap, standins.s3
     storm = [  # (stand-in, kind, times, which requests), fired in this order
         (tap, "http503", 1, None),  # retried by urllib3
@@ -374,7 +371,7 @@ def test_faults_that_persist_fail_only_their_batch_and_files_and_the_next_run_ta
     conf = {"destination": str(dest), "targets_per_batch": 2}
     # MAST keeps failing for one host's batch; two files of two other hosts are damaged at the source
     broken_host = hosts[0]
-    standins.mast.add_fault("error_status", times=50, service=f"target:ktwo{broken_host.epic_id:09d}")
+    standins.mast.add_fault("error_status", times=50, service=f"target:ktwo{broken_host.target_id:09d}")
     corrupt, short = hosts[3].files[0], hosts[4].files[-1]
     s3.put_object(corrupt.key, corrupt_same_size(universe.fits_bytes(corrupt)))
     s3.put_object(short.key, universe.fits_bytes(short)[:-2880])
@@ -398,7 +395,7 @@ def test_faults_that_persist_fail_only_their_batch_and_files_and_the_next_run_ta
     for line in (result["failed_batches"][0], corrupt.key, short.key):
         assert line in printed, "the run's summary must name the failed batch and files"
     failed_batch = next(b for b in xcom(first, "plan_targets") if b["label"] == result["failed_batches"][0])
-    in_failed_batch = {t["hostname"] for t in failed_batch["targets"]}
+    in_failed_batch = {t["name"] for t in failed_batch["targets"]}
     lost = {f.key for h in hosts if h.hostname in in_failed_batch for f in h.files} | {corrupt.key, short.key}
     done = {k: v for k, v in expected_files(standins).items() if k not in lost}
     assert_destination_clean(dest, done)  # nothing damaged at a final name, nor in the catalog

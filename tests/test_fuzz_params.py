@@ -17,20 +17,30 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from k2ingest.archive import parse_csv_table
-from k2ingest.destination import parse_destination
-from k2ingest.errors import InvalidInputError, ServiceReplyError
-from k2ingest.keys import KEY_PREFIX, source_key_from_data_uri, validate_source_key
-from k2ingest.params import MAX_COPY_THREADS, MAX_TARGETS_PER_BATCH, RunParams, param_specs
-from k2ingest.targets import EPIC_MAX, EPIC_MIN, parse_epic_id, split_user_targets
+from lightcurve_ingest.destination import parse_destination
+from lightcurve_ingest.errors import InvalidInputError, ServiceReplyError
+from lightcurve_ingest.missions import MISSIONS, get_mission
+from lightcurve_ingest.params import MAX_COPY_THREADS, MAX_TARGETS_PER_BATCH, RunParams, param_specs
+from lightcurve_ingest.tap import parse_csv_table
 from tests.helpers import run_dag, task_states
 from tests.reliability_figures import figures
 
 # derandomize: the same examples every run (CI stays reproducible; the figures too)
 FUZZ = settings(max_examples=300, deadline=None, database=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))
-PARAMS = tuple(param_specs())
+K2, TESS = get_mission("k2"), get_mission("tess")
+PARAMS = tuple(param_specs(TESS))  # every mission's params; TESS alone has include_fast_cadence
+KEY_PREFIX = "k2/public/lightcurves/"
 REAL_RELATIVE = "c5/211000000/45000/ktwo211045000-c05_llc.fits"
+# each mission: (a real key, a regex its keys match)
+KEYS = {
+    "k2": (KEY_PREFIX + REAL_RELATIVE,
+           r"k2/public/lightcurves/c[0-9]{1,3}/[0-9]{4}00000/[0-9]{2}000/ktwo[0-9]{9}-c[0-9]{2,3}_llc\.fits"),
+    "kepler": ("kepler/public/lightcurves/0119/011904151/kplr011904151-2009166043257_llc.fits",
+               r"kepler/public/lightcurves/[0-9]{4}/[0-9]{9}/kplr[0-9]{9}-[0-9]{13}_llc\.fits"),
+    "tess": ("tess/public/tid/s0015/0000/0003/7542/2201/tess2019226182529-s0015-0000000375422201-0151-s_lc.fits",
+             r"tess/public/tid/s[0-9]{4}(/[0-9]{4}){4}/tess[0-9]{13}-s[0-9]{4}-[0-9]{16}-[0-9]{4}-s_lc\.fits"),
+}
 SAFE_KEY = re.compile(r"[A-Za-z0-9/._\-]+")
 HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._+\-]{0,63}")
 NASTY = ["..", "../", "/", "//", "\\", "\n", "\r", "\x00", "%2e", "%2f", "~", " ", "\u0665", "\uff15", "\u2215",
@@ -86,7 +96,9 @@ destinations = st.one_of(
 )
 target_lists = st.one_of(
     st.lists(st.text(max_size=20), max_size=4),
-    st.lists(st.one_of(spliced("K2-18"), spliced("EPIC 201367065"), spliced("ktwo201367065")), max_size=4),
+    st.lists(st.one_of(spliced("K2-18"), spliced("EPIC 201367065"), spliced("ktwo201367065"), spliced("Kepler-10"),
+                       spliced("KIC 11904151"), spliced("TOI-144.01"), spliced("TIC 261136679"), spliced("pi Men")),
+             max_size=4),
     st.lists(json_values, max_size=3),
     json_values,
 )
@@ -99,6 +111,9 @@ run_params = st.fixed_dictionaries({}, optional={
     "targets_per_batch": integers,
     "copy_threads": integers,
     "read_back_server_side_copies": json_values,
+    "dispositions": st.lists(st.sampled_from(["CP", "KP", "PC", "FP", "CONFIRMED"]) | st.text(max_size=8),
+                             max_size=3) | json_values,
+    "include_fast_cadence": json_values,
 }) | st.dictionaries(st.sampled_from(PARAMS) | st.text(max_size=10), json_values, max_size=4)
 
 
@@ -114,11 +129,13 @@ run_params = st.fixed_dictionaries({}, optional={
 @example({"targets": ["K2-18\n"]})
 @example({"targets_per_batch": True})
 @example({"copy_threads": 8.0})
+@example({"dispositions": ["CP", "CONFIRMED"]})
+@example({"dispositions": []})
 def test_run_params_parse_accepts_only_safe_values_and_names_the_field_of_anything_else(tally, params):
     try:
-        parsed = RunParams.parse(params)
+        parsed = RunParams.parse(params, TESS)
         if parsed.targets is not None:
-            epic_ids, names = split_user_targets(parsed.targets)
+            ids, names = TESS.split_user_targets(parsed.targets)
     except InvalidInputError as err:
         refused(tally, err, *PARAMS, *(set(params) - set(PARAMS)))
         return
@@ -126,8 +143,9 @@ def test_run_params_parse_accepts_only_safe_values_and_names_the_field_of_anythi
     assert_safe_destination(parsed.destination)
     assert 1 <= parsed.targets_per_batch <= MAX_TARGETS_PER_BATCH and 1 <= parsed.copy_threads <= MAX_COPY_THREADS
     assert re.fullmatch(r"[A-Za-z0-9_.\-]+", parsed.dest_aws_conn_id)
+    assert parsed.dispositions and set(parsed.dispositions) <= set(TESS.table.dispositions)
     if parsed.targets is not None:
-        assert all(EPIC_MIN <= e <= EPIC_MAX for e in epic_ids) and all(HOST_NAME.fullmatch(n) for n in names)
+        assert all(1 <= i <= TESS.id_range[1] for i in ids) and all(HOST_NAME.fullmatch(n) for n in names)
 
 
 def assert_safe_destination(destination) -> None:  # noqa: ANN001
@@ -155,11 +173,13 @@ def test_parse_destination(tally, text):
     assert_safe_destination(destination)
 
 
+@pytest.mark.parametrize("slug", list(MISSIONS))
 @FUZZ
-@given(target_lists)
-def test_split_user_targets(tally, values):
+@given(values=target_lists)
+def test_split_user_targets(tally, slug, values):
+    mission = get_mission(slug)
     try:
-        epic_ids, names = split_user_targets(values)
+        ids, names = mission.split_user_targets(values)
     except InvalidInputError as err:
         refused(tally, err, "targets")
         return
@@ -167,51 +187,66 @@ def test_split_user_targets(tally, values):
         assert not isinstance(values, list)  # the DAG's schema and RunParams.parse only ever pass lists
         return
     tally["fuzzed inputs accepted, then checked safe"] += 1
-    assert all(EPIC_MIN <= e <= EPIC_MAX for e in epic_ids)
+    low, high = mission.id_range
+    assert all(low <= i <= high for i in ids)
     assert all(HOST_NAME.fullmatch(n) for n in names)
 
 
+@pytest.mark.parametrize(("slug", "example_id", "written"), [
+    ("k2", "201367065", r"(?i:EPIC[ _-]?|ktwo)?[0-9]{9}"),
+    ("kepler", "11904151", r"(?i:KIC[ _-]?|kplr)?[0-9]{1,9}"),
+    ("tess", "261136679", r"(?i:TIC[ _-]?)?[0-9]{1,16}"),
+])
 @FUZZ
-@given(st.one_of(st.text(max_size=20), spliced("EPIC 201367065"), spliced("ktwo201367065"),
-                 st.integers(0, 10**10).map(str), st.integers(0, 10**10).map(lambda n: f"EPIC {n}")))
-def test_parse_epic_id(tally, text):
+@given(data=st.data())
+def test_parse_id(tally, slug, example_id, written, data):
+    mission = get_mission(slug)
+    prefix = mission.id_prefix
+    text = data.draw(st.one_of(st.text(max_size=20), spliced(f"{prefix} {example_id}"), spliced(example_id),
+                               st.integers(0, 10**17).map(str), st.integers(0, 10**17).map(lambda n: f"{prefix} {n}")))
     try:
-        epic_id = parse_epic_id(text, field="epic_hostname")
+        value = mission.parse_id(text, field=mission.table.id_column)
     except InvalidInputError as err:
-        refused(tally, err, "epic_hostname")
+        refused(tally, err, mission.table.id_column)
         return
     tally["fuzzed inputs accepted, then checked safe"] += 1
-    assert EPIC_MIN <= epic_id <= EPIC_MAX
-    assert re.fullmatch(r"(?i:EPIC[ _-]?|ktwo)?[0-9]{9}", text.strip())
+    assert mission.id_range[0] <= value <= mission.id_range[1]
+    assert re.fullmatch(written, text.strip())
 
 
 # --- keys from MAST -------------------------------------------------------------------------------
 
-relative_keys = st.one_of(spliced(REAL_RELATIVE), st.text(max_size=60),
-                          st.from_regex(r"c[0-9]{1,3}/[0-9]{4}00000/[0-9]{2}000/ktwo[0-9]{9}-c[0-9]{2,3}_llc\.fits",
-                                        fullmatch=True))
+DATA_URI_PREFIXES = {"k2": ("mast:K2/url/missions/k2/lightcurves/", "k2/public/lightcurves/"),
+                     "kepler": ("mast:KEPLER/url/missions/kepler/lightcurves/", "kepler/public/lightcurves/")}
 
 
+@pytest.mark.parametrize("slug", list(MISSIONS))
 @FUZZ
-@given(relative_keys)
-@example(REAL_RELATIVE + "\n")
-@example("c\u0665/\u0662\u0661\u0661\u066000000/\u0664\u0665000/ktwo\u0662\u0661\u0661\u0660\u0664\u0665\u0660\u0660\u0660"
-         "-c\u0660\u0665_llc.fits")  # Arabic-Indic digits
-@example("c5/211000000/45000/../../../../etc/passwd")
-def test_keys_from_mast_are_refused_or_stay_inside_the_destination(tally, relative):
-    for field, check in (("dataURI", lambda: source_key_from_data_uri("mast:K2/url/missions/k2/lightcurves/"
-                                                                     + relative)),
-                         ("key", lambda: validate_source_key(KEY_PREFIX + relative))):
+@given(data=st.data())
+def test_keys_from_mast_are_refused_or_stay_inside_the_destination(tally, slug, data):
+    mission = get_mission(slug)
+    real, pattern = KEYS[slug]
+    key_text = data.draw(st.one_of(spliced(real), st.text(max_size=60), st.just(real + "\n"),
+                                   st.just(real.replace("1", "\u0661")), st.just(real + "/../../../etc/passwd"),
+                                   st.from_regex(pattern, fullmatch=True)))
+    if slug == "tess":  # a dataURI names the file alone
+        uri = "mast:TESS/product/" + key_text.rsplit("/", 1)[-1]
+    else:
+        uri_prefix, key_prefix = DATA_URI_PREFIXES[slug]
+        uri = uri_prefix + key_text.removeprefix(key_prefix)
+    for field, check in (("dataURI", lambda: mission.key_from_data_uri(uri)),
+                         ("key", lambda: mission.validate_key(key_text))):
         try:
             key = check()
         except InvalidInputError as err:
             refused(tally, err, field)
             continue
         tally["fuzzed inputs accepted, then checked safe"] += 1
-        assert key.isascii() and SAFE_KEY.fullmatch(key)
+        assert key.isascii() and SAFE_KEY.fullmatch(key) and re.fullmatch(pattern.replace("s_lc", "(s_lc|a_fast-lc)"),
+                                                                           key)
         parts = PurePosixPath(key).parts
         assert not key.startswith("/") and ".." not in parts and "." not in parts
-        assert str(PurePosixPath("/dest", key)).startswith("/dest/k2/public/lightcurves/")
+        assert str(PurePosixPath("/dest", key)).startswith(f"/dest/{slug}/public/")
 
 
 REAL_URI = "mast:K2/url/missions/k2/lightcurves/" + REAL_RELATIVE
@@ -225,13 +260,12 @@ REAL_URI = "mast:K2/url/missions/k2/lightcurves/" + REAL_RELATIVE
 @example({"dataURI": REAL_URI, "size": None})  # MAST changed its reply: a null size
 @example({"dataURI": REAL_URI, "size": "1.5e3"})
 def test_a_mast_product_row_becomes_a_safe_file_is_skipped_or_fails_the_query_by_name(tally, row):
-    from k2ingest.mast import MastClient
-    from k2ingest.targets import Target
+    from lightcurve_ingest.discovery import _to_file
+    from lightcurve_ingest.payloads import Target
 
-    client = object.__new__(MastClient)  # _to_file needs no connection
     row = {**row, "obs_id": "o", "obsID": "1"}
     try:
-        file = client._to_file(row, {"ktwo211045000": Target(211045000)})
+        file = _to_file(K2, row, {"ktwo211045000": Target(211045000)})
     except ServiceReplyError:
         tally["bad inputs tried (listed + fuzzed)"] += 1
         tally["bad replies refused as ServiceReplyError"] += 1
@@ -277,7 +311,7 @@ def test_parse_csv_table_returns_whole_rows_or_refuses_the_reply(tally, text):
     assert all({"hostname", "epic_hostname"} <= set(row) for row in rows)
     for row in rows:  # what plan does with each row: a named error, never anything else
         try:
-            parse_epic_id(row["epic_hostname"], field="epic_hostname")
+            K2.id_of_row(row)
         except InvalidInputError as err:
             assert err.field == "epic_hostname"
 
@@ -291,6 +325,8 @@ def test_parse_csv_table_returns_whole_rows_or_refuses_the_reply(tally, text):
     ({"read_back_server_side_copies": 1}, "read_back_server_side_copies"),
     ({"targets": "K2-18"}, "targets"),
     ({"targets": [201367065]}, "targets"),
+    ({"dispositions": ["CP"]}, "dispositions"),
+    ({"dispositions": []}, "dispositions"),
 ])
 def test_conf_against_the_params_schema_is_refused_before_any_task_runs(ingest_dag, standins, tmp_path, conf,
                                                                         param, tally):

@@ -1,4 +1,7 @@
-"""End to end: the real DAG under ``dag.test()``, through astroquery, requests and S3Hook, on the stand-ins."""
+"""End to end, K2: the real DAG under ``dag.test()``, through astroquery, requests and S3Hook, on the stand-ins.
+
+Kepler and TESS have the same tests in test_missions_e2e.py.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ UNKNOWN_HOST_INDEX = 8  # build_universe(8, unknown_to_mast=1): the 9th host has
 
 
 def unknown_host(standins) -> str:  # noqa: ANN001
-    return standins.universe.hosts[UNKNOWN_HOST_INDEX].hostname
+    return standins.universe.hosts_of("K2")[UNKNOWN_HOST_INDEX].hostname
 
 
 def test_local_destination_gets_every_confirmed_hosts_files_byte_for_byte(ingest_dag, standins, tmp_path):
@@ -118,14 +121,14 @@ def test_targets_param_ingests_only_those_without_the_full_list(ingest_dag, stan
     hosts = [h for h in standins.universe.confirmed_hosts()][:2]
     by_name, by_epic = hosts[0], hosts[1]
     standins.tap.reset_counters()
-    conf = {"destination": str(tmp_path), "targets": [by_name.hostname, f"EPIC {by_epic.epic_id}", "K2-9999"]}
+    conf = {"destination": str(tmp_path), "targets": [by_name.hostname, f"EPIC {by_epic.target_id}", "K2-9999"]}
     run = run_dag(ingest_dag, conf)
 
     assert str(run.state) == "success", task_states(run)
     assert local_files(tmp_path) == expected_files(standins, [by_name.hostname, by_epic.hostname])
     assert summary(run)["not_found"] == ["K2-9999"]
     queries = standins.tap.queries
-    assert queries and all("hostname in (" in q for q in queries), queries
+    assert queries and all(" in (" in q for q in queries), queries  # never the whole table
 
 
 def test_target_unknown_to_mast_is_reported_and_the_rest_land(ingest_dag, standins, tmp_path):

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pendulum
 
-from k2ingest import catalog as cat
-from k2ingest.catalog import Catalog
-from k2ingest.connections import services_from_connections
-from k2ingest.copying import copy_files
-from k2ingest.destination import parse_destination
-from k2ingest.mast import LightCurveFile
-from k2ingest.params import RunParams
-from k2ingest.pipeline import RunInfo, find, plan
+from lightcurve_ingest import catalog as cat
+from lightcurve_ingest.connections import services_from_connections
+from lightcurve_ingest.consumer import open_catalog
+from lightcurve_ingest.copying import Copier
+from lightcurve_ingest.destination import parse_destination
+from lightcurve_ingest.missions import get_mission
+from lightcurve_ingest.tasks import RunInfo, find_light_curves, plan_targets
 from tests.helpers import (
     expected_files,
     local_files,
@@ -78,12 +78,12 @@ def test_backfill_runs_of_consecutive_days_process_each_days_targets_exactly_onc
         assert result["copied"] == sum(len(universe.host_by_name(n).files) for n in todays)
         assert any(f"rowupdate >= '{day.isoformat()}'" in q for q in standins.tap.queries)
         done |= todays
-        first_run_of |= {universe.host_by_name(n).epic_id: run.run_id for n in todays}
+        first_run_of |= {universe.host_by_name(n).target_id: run.run_id for n in todays}
         assert local_files(tmp_path) == expected_files(standins, sorted(done))
         assert_catalog_matches_destination(tmp_path)
     assert local_files(tmp_path) == expected_files(standins)
     table = read_local_catalog(tmp_path)
-    assert dict(zip(table["epic_id"], table["run_id"], strict=True)) == first_run_of  # each file once, by its day
+    assert dict(zip(table["target_id"], table["run_id"], strict=True)) == first_run_of  # each file once, by its day
 
 
 def test_rerunning_an_interval_changes_nothing(ingest_dag, standins, tmp_path):
@@ -99,7 +99,7 @@ def test_rerunning_an_interval_changes_nothing(ingest_dag, standins, tmp_path):
 def test_manual_run_with_a_logical_date_and_no_targets_takes_every_missing_host(ingest_dag, standins, tmp_path):
     run = run_dag(ingest_dag, {"destination": str(tmp_path)}, logical_date=pendulum.datetime(2026, 11, 22, tz="UTC"))
     assert str(run.state) == "success", task_states(run)
-    assert summary(run)["mode"] == "all confirmed K2 hosts"  # the UI fills a logical date: still everything
+    assert summary(run)["mode"] == "all K2 targets (CONFIRMED)"  # the UI fills a logical date: still everything
     assert local_files(tmp_path) == expected_files(standins)
 
 
@@ -127,11 +127,11 @@ def test_full_refresh_reconciles_a_damaged_destination(ingest_dag, standins, tmp
 
 def test_run_killed_between_copying_and_recording_is_completed_without_duplicates(ingest_dag, standins, tmp_path):
     params = {"destination": str(tmp_path), "targets_per_batch": 50}
-    services = services_from_connections()
-    planned = plan(params, RunInfo(run_id="crashed"), services)  # marks its targets pending
-    listing = find(planned["batches"][0], services)
-    files = [LightCurveFile.from_dict(f) for f in listing["files"]]
-    copied = copy_files(files, services.writer(RunParams.parse(params)), {}, threads=4)  # then the crash
+    services, k2 = services_from_connections(), get_mission("k2")
+    planned = plan_targets(k2, params, RunInfo(run_id="crashed"), services)  # marks its targets pending
+    listing = find_light_curves(k2, planned.batches[0], params, services)
+    storage = services.storage(parse_destination(str(tmp_path)), "aws_default")
+    copied = Copier(k2, storage, services.source(), cataloged={}).copy_all(listing.files, threads=4)  # then the crash
     assert copied and all(r.status == "copied" for r in copied)
     assert not (tmp_path / "_catalog" / "files.parquet").exists()
 
@@ -139,7 +139,7 @@ def test_run_killed_between_copying_and_recording_is_completed_without_duplicate
     assert result["adopted"] == len(copied) and result["copied"] == 0 and result["bytes_through_worker"] == 0
     assert local_files(tmp_path) == expected_files(standins)
     assert_catalog_matches_destination(tmp_path)
-    states = Catalog(parse_destination(str(tmp_path))).read(cat.TARGETS_TABLE)
+    states = open_catalog(str(tmp_path)).read(cat.TARGETS_TABLE)
     assert set(states["status"]) <= {cat.COMPLETE, cat.NOT_FOUND}
 
 
@@ -157,7 +157,7 @@ def asset_events_of(run_id: str) -> list:
 
 
 def test_asset_event_only_when_new_files_land_and_the_consumer_reads_them(ingest_dag, standins, tmp_path):
-    from k2ingest.consumer import new_files_of_events
+    from lightcurve_ingest.consumer import new_files_of_events
 
     first = run_dag(ingest_dag, {"destination": str(tmp_path)})
     first_events = asset_events_of(first.run_id)
@@ -180,3 +180,45 @@ def test_catalog_is_plain_parquet_readable_by_pandas(ingest_dag, standins, tmp_p
     assert set(cat.FILE_COLUMNS) <= set(table.columns)
     assert table["ingested_at"].notna().all() and (table["run_id"] != "").all()
     assert datetime.now().year >= table["ingested_at"].max().year
+
+
+# --- a catalog written by the first release (k2ingest, K2 only) --------------------------------------------
+
+LEGACY = Path(__file__).parent / "fixtures" / "k2ingest_catalog"  # written by k2ingest at f0b5bcc: see its README
+
+
+def test_a_k2ingest_catalog_is_read_and_upgraded_on_first_write_losing_no_row(ingest_dag, standins):
+    """The fixture is what k2ingest wrote for the stand-ins' 7 confirmed K2 hosts into s3://legacy-bucket/k2."""
+    import pandas as pd
+
+    legacy = {table: pd.read_parquet(LEGACY / f"{table}.parquet") for table in ("files", "targets")}
+    client = standins.s3.client(signed=True)
+    standins.s3.create_bucket("legacy-bucket")
+    for key in legacy["files"]["source_key"]:  # the files the old catalog lists, as the old run left them
+        client.copy_object(Bucket="legacy-bucket", Key=f"k2/{key}", CopySource={"Bucket": "stpubdata", "Key": key})
+    for table in legacy:
+        client.put_object(Bucket="legacy-bucket", Key=f"k2/_catalog/{table}.parquet",
+                          Body=(LEGACY / f"{table}.parquet").read_bytes())
+    conf = {"destination": "s3://legacy-bucket/k2", "full_refresh": True}
+
+    run = run_dag(ingest_dag, conf)
+
+    assert str(run.state) == "success", task_states(run)
+    result = summary(run)
+    assert (result["copied"], result["adopted"], result["already_present"]) == (0, 0, len(legacy["files"]))
+    catalog = open_catalog("s3://legacy-bucket/k2")
+    files, targets = catalog.read(cat.FILES_TABLE), catalog.read(cat.TARGETS_TABLE)
+    raw = pd.read_parquet(io.BytesIO(client.get_object(Bucket="legacy-bucket",
+                                                      Key="k2/_catalog/targets.parquet")["Body"].read()))
+    assert list(raw.columns) == cat.TARGET_COLUMNS, "the first write stores the upgraded layout"
+    assert list(files.columns) == cat.FILE_COLUMNS and len(files) == len(legacy["files"])
+    old = legacy["files"].set_index("destination_uri")
+    for row in files.itertuples():  # every old row kept, its values under the neutral names
+        before = old.loc[row.destination_uri]
+        assert (row.mission, row.target_id, row.observing_unit) == ("K2", before.epic_id, before.campaign)
+        assert (row.sha256, row.size, row.run_id) == (before["sha256"], before["size"], before["run_id"])
+    before = legacy["targets"].set_index("epic_id")
+    assert set(targets["target_id"]) == set(before.index) and set(targets["mission"]) == {"K2"}
+    for row in targets.itertuples():
+        assert (row.target, row.status, row.files) == tuple(before.loc[row.target_id, ["hostname", "status", "files"]])
+    assert (targets["disposition"] == "CONFIRMED").all(), "labels are filled in from the archive"

@@ -5,6 +5,7 @@ machine; secrets stay in their connections; only the destination's host ever see
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -13,20 +14,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import expected_files, local_files, run_dag, s3_files, summary, task_states
+from lightcurve_ingest.missions import get_mission
+from tests.helpers import expected_files, find, local_files, run_dag, s3_files, summary, task_states
 from tests.reliability_figures import count_run, figures
+
+K2 = get_mission("k2")
 
 REAL_KEY = "k2/public/lightcurves/c5/211000000/45000/ktwo211045000-c05_llc.fits"
 REAL_URI = "mast:K2/url/missions/k2/lightcurves/c5/211000000/45000/ktwo211045000-c05_llc.fits"
 PREFIX = "mast:K2/url/missions/k2/lightcurves/"
 # dataURIs a compromised or confused MAST could send, each trying to place a file somewhere else
 CRAFTED_DATA_URIS = [
-    PREFIX + "../../../../../../../../../tmp/k2ingest-escape.fits",
-    PREFIX + "c5/211000000/45000/ktwo211045000-c05_llc.fits/../../../../../../../../k2ingest-escape.fits",
-    PREFIX + "/tmp/k2ingest-escape.fits",
-    PREFIX + "c5/../../../../../../../../../../../tmp/k2ingest-escape.fits",
-    PREFIX + "%2e%2e/%2e%2e/%2e%2e/k2ingest-escape.fits",
-    PREFIX + "c5\\..\\..\\..\\k2ingest-escape.fits",
+    PREFIX + "../../../../../../../../../tmp/lightcurve-escape.fits",
+    PREFIX + "c5/211000000/45000/ktwo211045000-c05_llc.fits/../../../../../../../../lightcurve-escape.fits",
+    PREFIX + "/tmp/lightcurve-escape.fits",
+    PREFIX + "c5/../../../../../../../../../../../tmp/lightcurve-escape.fits",
+    PREFIX + "%2e%2e/%2e%2e/%2e%2e/lightcurve-escape.fits",
+    PREFIX + "c5\\..\\..\\..\\lightcurve-escape.fits",
     REAL_URI + "\n",
     REAL_URI + "\x00.sh",
     PREFIX + "c\u0665/\u0662\u0661\u0661\u066000000/\u0664\u0665000/"  # the same key in Arabic-Indic digits
@@ -55,26 +59,38 @@ def _fresh_standins(request):  # noqa: ANN001, ANN202
 
 
 def lc_obsids(standins, host) -> list[str]:  # noqa: ANN001
-    return [o.obsid for o in standins.universe.observations if o.epic_id == host.epic_id and o.t_exptime == 1800.0]
+    return [o.obsid for o in standins.universe.observations if o.target_name == K2.mast_target_name(host.target_id)
+            and o.t_exptime == 1800.0]
+
+
+def k2_hosts(standins):  # noqa: ANN001, ANN201
+    return standins.universe.hosts_of("K2")
+
+
+def archive(standins):  # noqa: ANN001, ANN201
+    from lightcurve_ingest.tap import TapClient
+    from lightcurve_ingest.targets import ArchiveTargets
+
+    return ArchiveTargets(K2, TapClient(standins.tap.base_url))
 
 
 # --- keys and file names from MAST ----------------------------------------------------------------
 
 @pytest.mark.parametrize("data_uri", CRAFTED_DATA_URIS)
 def test_crafted_data_uris_are_refused(data_uri):
-    from k2ingest.errors import InvalidInputError
-    from k2ingest.keys import source_key_from_data_uri, validate_source_key
+    from lightcurve_ingest.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError) as caught:
-        validate_source_key(source_key_from_data_uri(data_uri))
+        K2.validate_key(K2.key_from_data_uri(data_uri))
     assert caught.value.field == "dataURI"
     with pytest.raises(InvalidInputError):
-        validate_source_key("k2/public/lightcurves/" + data_uri.removeprefix(PREFIX))
+        K2.validate_key("k2/public/lightcurves/" + data_uri.removeprefix(PREFIX))
 
 
 def test_crafted_products_from_mast_cannot_write_outside_the_destination(ingest_dag, standins, tmp_path, caplog,
                                                                          request):
-    host, other = standins.universe.hosts[1], standins.universe.hosts[2]
+    caplog.set_level(logging.INFO, logger="lightcurve_ingest")
+    host, other = k2_hosts(standins)[1], k2_hosts(standins)[2]
     obsid = lc_obsids(standins, host)[0]
     for uri in CRAFTED_DATA_URIS:
         standins.mast.add_product(obsid, uri, size=1000)
@@ -91,38 +107,39 @@ def test_crafted_products_from_mast_cannot_write_outside_the_destination(ingest_
     assert local_files(dest) == expected_files(standins, [host.hostname])  # the real files, nothing else
     assert (result["copied"], result["failed"]) == (len(host.files), 0)
     assert sorted(p for p in tmp_path.rglob("*") if dest not in p.parents and p != dest) == outside_before
-    assert not Path("/tmp/k2ingest-escape.fits").exists() and not (tmp_path / "k2ingest-escape.fits").exists()
-    assert printed.count("Skipping a product MAST listed with an unusable dataURI") == len(CRAFTED_DATA_URIS)
+    assert not Path("/tmp/lightcurve-escape.fits").exists() and not (tmp_path / "lightcurve-escape.fits").exists()
+    # each crafted product is skipped, said so: not named like a light curve, or not a valid key if it is
+    skipped = printed.count("Skipping a product MAST listed with an unusable dataURI") + printed.count(
+        "not a single light curve")
+    assert skipped == len(CRAFTED_DATA_URIS)
     assert printed.count("MAST listed it for a target not in this batch") == 1
     figures(request.config)["unsafe keys / dataURIs rejected"] += len(CRAFTED_DATA_URIS) + 1
     figures(request.config)["bad inputs tried (listed + fuzzed)"] += len(CRAFTED_DATA_URIS) + 1
 
 
 def test_a_symlink_inside_the_destination_cannot_redirect_a_copy_outside(standins, tmp_path, request):
-    from k2ingest.connections import services_from_connections
-    from k2ingest.copying import FAILED, copy_files
-    from k2ingest.errors import InvalidInputError
-    from k2ingest.mast import MastClient
-    from k2ingest.params import RunParams
-    from k2ingest.targets import Target
+    from lightcurve_ingest.connections import services_from_connections
+    from lightcurve_ingest.copying import FAILED, Copier
+    from lightcurve_ingest.destination import parse_destination
+    from lightcurve_ingest.errors import InvalidInputError
 
-    host = standins.universe.hosts[0]
+    host = k2_hosts(standins)[0]
     dest, outside = tmp_path / "dest", tmp_path / "outside"
     outside.mkdir()
     (dest / "k2" / "public").mkdir(parents=True)
     (dest / "k2" / "public" / "lightcurves").symlink_to(outside, target_is_directory=True)
     services = services_from_connections()
-    writer = services.writer(RunParams.parse({"destination": str(dest)}))
-    files = MastClient(standins.mast.base_url).find_light_curves([Target(host.epic_id)]).files
+    storage = services.storage(parse_destination(str(dest)), "aws_default")
+    files = find(standins, "k2", [host]).files
 
-    results = copy_files(files, writer, {}, threads=2)
+    results = Copier(K2, storage, services.source(), cataloged={}).copy_all(files, threads=2)
 
     assert [r.status for r in results] == [FAILED] * len(files)
     assert all("outside the destination" in r.error for r in results)
     assert not list(outside.rglob("*")), "nothing may land where the symlink points"
     for key in ("../escape.fits", "/etc/passwd", REAL_KEY + "/../../x", REAL_KEY + "\n"):
         with pytest.raises(InvalidInputError):
-            writer.final_path(key)
+            storage.path(key)
     figures(request.config)["unsafe keys / dataURIs rejected"] += len(files) + 4
     figures(request.config)["bad inputs tried (listed + fuzzed)"] += len(files) + 4
 
@@ -149,14 +166,11 @@ INJECTIONS = [
 
 
 def test_injection_attempts_in_target_names_never_reach_the_archive(standins, request):
-    from k2ingest.archive import ArchiveClient
-    from k2ingest.errors import InvalidInputError
-    from k2ingest.pipeline import resolve_user_targets
+    from lightcurve_ingest.errors import InvalidInputError
 
-    archive = ArchiveClient(standins.tap.base_url)
     for attempt in INJECTIONS:
         with pytest.raises(InvalidInputError) as caught:
-            resolve_user_targets([standins.universe.hosts[0].hostname, attempt], archive)
+            archive(standins).resolve([k2_hosts(standins)[0].hostname, attempt])
         assert caught.value.field == "targets"
     assert standins.tap.queries == [], "a refused list must not be half-sent"
     figures(request.config)["bad inputs tried (listed + fuzzed)"] += len(INJECTIONS)
@@ -164,18 +178,16 @@ def test_injection_attempts_in_target_names_never_reach_the_archive(standins, re
 
 
 def test_names_that_pass_validation_are_quoted_literals_and_match_nothing_more(standins):
-    from k2ingest.archive import ArchiveClient
-    from k2ingest.pipeline import resolve_user_targets
-
-    real = standins.universe.hosts[0]
+    real = k2_hosts(standins)[0]
     tricky = ["K2-49 -- comment", "a or 1", "x union select 1", "K2_49", "K2-49 or hostname", "BD+20 594"]
-    targets, unresolved = resolve_user_targets([real.hostname, *tricky], ArchiveClient(standins.tap.base_url))
+    targets, unresolved = archive(standins).resolve([real.hostname, *tricky])
 
-    assert [t.epic_id for t in targets] == [real.epic_id]
+    assert [t.target_id for t in targets] == [real.target_id]
     assert unresolved == tricky
-    (query,) = standins.tap.queries
-    assert query.endswith("hostname in ('K2-49', 'K2-49 -- comment', 'a or 1', 'x union select 1', 'K2_49', "
+    names, labels = standins.tap.queries
+    assert names.endswith("hostname in ('K2-49', 'K2-49 -- comment', 'a or 1', 'x union select 1', 'K2_49', "
                           "'K2-49 or hostname', 'BD+20 594') and epic_hostname is not null")
+    assert labels.endswith(f"where epic_hostname in ('EPIC {real.target_id}')")  # the labels of what was found
 
 
 @settings(max_examples=40, deadline=None, database=None, derandomize=True,
@@ -183,26 +195,26 @@ def test_names_that_pass_validation_are_quoted_literals_and_match_nothing_more(s
 @given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40))
 def test_adql_string_quoting_holds_on_the_tap_service_for_any_text(standins, text):
     """Even unvalidated text, quoted with adql_string, stays one literal: no error, no extra rows."""
-    from k2ingest.archive import ArchiveClient, adql_string
+    from lightcurve_ingest.tap import TapClient, adql_string
 
-    archive = ArchiveClient(standins.tap.base_url)
-    rows = archive.query(f"select hostname, epic_hostname from k2pandc where hostname = {adql_string(text)}")
+    tap = TapClient(standins.tap.base_url)
+    rows = tap.query(f"select hostname, epic_hostname from k2pandc where hostname = {adql_string(text)}")
     assert all(r["hostname"] == text for r in rows)
 
 
 def test_mast_only_ever_sees_target_names_built_from_validated_epic_ids(standins):
-    from k2ingest.archive import ArchiveClient
-    from k2ingest.mast import MastClient
-    from k2ingest.pipeline import resolve_user_targets
+    from lightcurve_ingest.discovery import find_light_curves
+    from lightcurve_ingest.mast import MastClient
+    from lightcurve_ingest.payloads import Batch
 
-    hosts = standins.universe.hosts[:3]
-    values = [hosts[0].hostname, f"EPIC {hosts[1].epic_id}", f"ktwo{hosts[2].epic_id}", "K2-9999 or 1"]
-    targets, _ = resolve_user_targets(values, ArchiveClient(standins.tap.base_url))
-    MastClient(standins.mast.base_url).find_light_curves(targets)
+    hosts = k2_hosts(standins)[:3]
+    values = [hosts[0].hostname, f"EPIC {hosts[1].target_id}", f"ktwo{hosts[2].target_id}", "K2-9999 or 1"]
+    targets, _ = archive(standins).resolve(values)
+    find_light_curves(K2, Batch("resolved", tuple(targets)), MastClient(standins.mast.base_url))
 
     sent = [v for inv in standins.mast.invocations for f in (inv.get("params") or {}).get("filters", [])
             if f["paramName"] == "target_name" for v in f["values"]]
-    assert sorted(sent) == sorted(f"ktwo{h.epic_id:09d}" for h in hosts)
+    assert sorted(sent) == sorted(f"ktwo{h.target_id:09d}" for h in hosts)
     assert all(re.fullmatch(r"ktwo[0-9]{9}", v) for v in sent)
 
 
@@ -269,16 +281,12 @@ def _task_log_files() -> str:
 
 
 def test_netrc_credentials_are_never_sent_to_mast_or_the_archive(standins, tmp_path, monkeypatch):
-    from k2ingest.archive import ArchiveClient
-    from k2ingest.mast import MastClient
-    from k2ingest.targets import Target
-
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password netrc-S3CRET\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))  # requests would read it (also ~/.netrc) for any matching host
 
-    ArchiveClient(standins.tap.base_url).confirmed_k2_hosts()
-    MastClient(standins.mast.base_url).find_light_curves([Target(standins.universe.hosts[0].epic_id)])
+    archive(standins).all(["CONFIRMED"])
+    find(standins, "k2", k2_hosts(standins)[:1])
 
     assert standins.tap.authorization_headers == [] and standins.mast.authorization_headers == []

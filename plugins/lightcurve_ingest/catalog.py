@@ -1,40 +1,51 @@
-"""The catalog at the destination: one Parquet table of ingested files, one of target states.
+"""The catalog at a destination: one table of ingested files and one of targets, for every mission.
 
-``<destination>/_catalog/files.parquet`` and ``<destination>/_catalog/targets.parquet`` are each replaced
-whole, atomically, by compare-and-swap: under a file lock for a local folder, and with S3 conditional
-writes (``If-Match`` the ETag read, or ``If-None-Match: *`` when new) for a bucket. Concurrent runs
-(backfills run several days at once) therefore never lose each other's rows; a crashed run leaves the
-previous table intact. Rows are upserted by key, so nothing is recorded twice.
+``<destination>/_catalog/files.parquet`` (one row per file, keyed by ``destination_uri``) and
+``<destination>/_catalog/targets.parquet`` (one row per target, keyed by ``mission`` and ``target_id``, with
+the archive's labels: a labelled training set). Each commit upserts rows and replaces the table whole by the
+storage's compare-and-swap write (a file lock for a local folder, S3 conditional writes for a bucket): a lost
+race reads and merges again, so concurrent runs never lose each other's rows and a crashed run leaves the
+previous table intact.
+
+A catalog written before missions existed (``epic_id``/``campaign`` columns, K2 only) is read as K2 rows and
+rewritten in this layout by its first commit, losing no row.
 """
 
 from __future__ import annotations
 
-import fcntl
 import io
 import logging
-import os
 import random
 import time
-from pathlib import Path
 from typing import Any
 
-from k2ingest.destination import Destination
-from k2ingest.settings import CATALOG_DIR
+from lightcurve_ingest.settings import CATALOG_DIR
+from lightcurve_ingest.storage import Storage
 
 log = logging.getLogger(__name__)
 
 FILES_TABLE = "files"
 TARGETS_TABLE = "targets"
-KEYS = {FILES_TABLE: "destination_uri", TARGETS_TABLE: "epic_id"}
+KEYS = {FILES_TABLE: ["destination_uri"], TARGETS_TABLE: ["mission", "target_id"]}
 FILE_COLUMNS = [
-    "destination_uri", "target", "epic_id", "campaign", "source_key", "data_uri", "obs_id", "obsid",
-    "product_filename", "mast_size", "size", "sha256", "fits_checksum_verified", "copy_method",
+    "destination_uri", "mission", "target_id", "target", "observing_unit", "source_key", "data_uri", "obs_id",
+    "obsid", "product_filename", "mast_size", "size", "sha256", "fits_checksum_verified", "copy_method",
     "ingested_at", "run_id",
 ]
-TARGET_COLUMNS = ["epic_id", "hostname", "status", "files", "run_id", "updated_at"]
+TARGET_COLUMNS = ["mission", "target_id", "target", "disposition", "objects", "status", "files", "run_id",
+                  "updated_at"]
 COLUMNS = {FILES_TABLE: FILE_COLUMNS, TARGETS_TABLE: TARGET_COLUMNS}
+# pandas dtypes that would otherwise drift with the rows of a commit (a None unit, an empty table)
+DTYPES = {
+    FILES_TABLE: {"target_id": "int64", "observing_unit": "Int64", "mast_size": "int64", "size": "int64",
+                  "fits_checksum_verified": "bool"},
+    TARGETS_TABLE: {"target_id": "int64", "files": "int64"},
+}
 PENDING, COMPLETE, INCOMPLETE, NOT_FOUND = "pending", "complete", "incomplete", "not_found"
 CAS_ATTEMPTS = 20
+# The first release's tables: K2 only, keyed by epic_id
+LEGACY_RENAMES = {FILES_TABLE: {"epic_id": "target_id", "campaign": "observing_unit"},
+                  TARGETS_TABLE: {"epic_id": "target_id", "hostname": "target"}}
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -43,6 +54,28 @@ class ConcurrentUpdateError(RuntimeError):
 
 def table_key(table: str) -> str:
     return f"{CATALOG_DIR}/{table}.parquet"
+
+
+def upgrade(frame: Any, table: str) -> Any:
+    """A table in today's layout: a first-release table gets ``mission`` = K2 and the neutral id/unit names."""
+    if "epic_id" in frame.columns and "mission" not in frame.columns:
+        frame = frame.rename(columns=LEGACY_RENAMES[table]).assign(mission="K2")
+    missing = {c: "" if c in ("disposition", "objects") else None for c in COLUMNS[table] if c not in frame.columns}
+    return _typed(frame.assign(**missing)[COLUMNS[table]], table)
+
+
+def merge_rows(existing: Any, rows: list[dict], table: str) -> Any:
+    """Upsert ``rows`` into ``existing`` by the table's key: the newer row wins."""
+    import pandas as pd
+
+    new = _typed(pd.DataFrame(rows, columns=COLUMNS[table]), table)
+    merged = new if existing.empty else pd.concat([existing, new], ignore_index=True)
+    merged = merged.drop_duplicates(subset=KEYS[table], keep="last")
+    return merged.sort_values(KEYS[table], kind="stable").reset_index(drop=True)
+
+
+def _typed(frame: Any, table: str) -> Any:
+    return frame.astype(DTYPES[table])
 
 
 def _to_parquet(frame: Any) -> bytes:
@@ -55,95 +88,33 @@ def _from_parquet(data: bytes | None, table: str) -> Any:
     import pandas as pd
 
     if data is None:
-        return pd.DataFrame(columns=COLUMNS[table])
-    return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
-
-
-def merge_rows(existing: Any, rows: list[dict], table: str) -> Any:
-    """Upsert ``rows`` into ``existing`` by the table's key: the newer row wins."""
-    import pandas as pd
-
-    new = pd.DataFrame(rows, columns=COLUMNS[table])
-    if existing.empty:
-        merged = new
-    else:
-        merged = pd.concat([existing, new], ignore_index=True)
-    merged = merged.drop_duplicates(subset=KEYS[table], keep="last")
-    return merged.sort_values(KEYS[table], kind="stable").reset_index(drop=True)
+        return _typed(pd.DataFrame(columns=COLUMNS[table]), table)
+    return upgrade(pd.read_parquet(io.BytesIO(data), engine="pyarrow"), table)
 
 
 class Catalog:
     """Read and upsert the catalog tables of one destination."""
 
-    def __init__(self, destination: Destination, dest_hook: Any = None) -> None:
-        self.destination = destination
-        self.hook = dest_hook
-        if not destination.is_local and dest_hook is None:
-            raise ValueError("an S3 destination needs its S3Hook")
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
     def uri(self, table: str = FILES_TABLE) -> str:
-        return self.destination.uri(table_key(table))
+        return self.storage.uri(table_key(table))
 
     def read(self, table: str) -> Any:
-        return _from_parquet(self._read_bytes(table)[0], table)
+        """The table as a pandas DataFrame, in today's layout (empty when there is none yet)."""
+        return _from_parquet(self.storage.read_versioned(table_key(table)).data, table)
 
     def upsert(self, table: str, rows: list[dict]) -> int:
-        """Merge rows into the table atomically; returns how many keys are new to it."""
+        """Merge rows into the table by compare-and-swap; returns how many keys are new to it."""
         if not rows:
             return 0
-        if self.destination.is_local:
-            return self._upsert_local(table, rows)
-        return self._upsert_s3(table, rows)
-
-    # local: a lock file serialises writers; os.replace makes the new table appear whole
-    def _upsert_local(self, table: str, rows: list[dict]) -> int:
-        path = Path(self.destination.key(table_key(table)))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.parent / ".lock", "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            existing = _from_parquet(path.read_bytes() if path.exists() else None, table)
-            merged = merge_rows(existing, rows, table)
-            for stale in path.parent.glob(f".{path.name}.part-*"):  # left by a writer killed mid-write
-                stale.unlink(missing_ok=True)
-            partial = path.with_name(f".{path.name}.part-{os.getpid()}")
-            partial.write_bytes(_to_parquet(merged))
-            with open(partial, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(partial, path)
-        return len(merged) - len(existing)
-
-    # S3: conditional writes; a lost race re-reads and merges again
-    def _upsert_s3(self, table: str, rows: list[dict]) -> int:
-        client = self.hook.get_conn()
-        key = self.destination.key(table_key(table))
         for attempt in range(CAS_ATTEMPTS):
-            data, etag = self._read_bytes(table)
-            existing = _from_parquet(data, table)
+            current = self.storage.read_versioned(table_key(table))
+            existing = _from_parquet(current.data, table)
             merged = merge_rows(existing, rows, table)
-            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-            try:
-                client.put_object(Bucket=self.destination.root, Key=key, Body=_to_parquet(merged), **condition)
+            if self.storage.write_if_unchanged(table_key(table), _to_parquet(merged), current.version):
                 return len(merged) - len(existing)
-            except Exception as err:
-                if _error_code(err) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-                    raise
-                log.info("Catalog %s changed while updating it (attempt %d); merging again", table, attempt + 1)
-                time.sleep(random.uniform(0.05, 0.5))
+            log.info("Catalog %s changed while updating it (attempt %d); merging again", table, attempt + 1)
+            time.sleep(random.uniform(0.05, 0.5))
         raise ConcurrentUpdateError(f"catalog {table} kept changing; gave up after {CAS_ATTEMPTS} attempts")
-
-    def _read_bytes(self, table: str) -> tuple[bytes | None, str | None]:
-        if self.destination.is_local:
-            path = Path(self.destination.key(table_key(table)))
-            return (path.read_bytes(), None) if path.exists() else (None, None)
-        client = self.hook.get_conn()
-        try:
-            response = client.get_object(Bucket=self.destination.root, Key=self.destination.key(table_key(table)))
-        except Exception as err:
-            if _error_code(err) in ("NoSuchKey", "404"):
-                return None, None
-            raise
-        return response["Body"].read(), response["ETag"]
-
-
-def _error_code(err: Exception) -> str:
-    return str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))

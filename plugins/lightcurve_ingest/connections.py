@@ -1,21 +1,31 @@
-"""Read the project's Airflow connections; fall back to the public services when one is absent."""
+"""The one place Airflow connections become clients: MAST, the archive, the public bucket and the destination.
+
+Each connection falls back to the public service when it is absent (the destination's never does).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from k2ingest.errors import InvalidInputError
-from k2ingest.settings import (
+from lightcurve_ingest.destination import Destination
+from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.mast import MastClient
+from lightcurve_ingest.settings import (
     ARCHIVE_CONN_ID,
     DEFAULT_ARCHIVE_URL,
     DEFAULT_MAST_URL,
-    HTTP_TIMEOUT_SECONDS,
     MAST_CONN_ID,
     SOURCE_REGION,
     SOURCE_S3_CONN_ID,
+    http_timeout_seconds,
 )
+from lightcurve_ingest.source_bucket import SourceBucket
+from lightcurve_ingest.storage import Storage, open_storage
+from lightcurve_ingest.tap import TapClient
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +83,8 @@ def source_s3_config(config_kwargs: dict | None = None) -> Any:
     from botocore.config import Config
 
     settings = {
-        "connect_timeout": HTTP_TIMEOUT_SECONDS,
-        "read_timeout": HTTP_TIMEOUT_SECONDS,
+        "connect_timeout": http_timeout_seconds(),
+        "read_timeout": http_timeout_seconds(),
         # "standard": exponential backoff with full jitter, capped at 20 s; throttling (SlowDown) retried
         "retries": {"mode": "standard", "total_max_attempts": 5},
         **(config_kwargs or {}),
@@ -106,9 +116,35 @@ def dest_s3_hook(conn_id: str) -> Any:
     return S3Hook(aws_conn_id=conn_id)
 
 
-def services_from_connections() -> Any:
-    """The clients of a run, from the Airflow connections (or the public defaults)."""
-    from k2ingest.pipeline import Services
+@dataclass
+class Services:
+    """The clients a run uses: built from Airflow connections by the DAGs, directly by tests and benchmarks."""
 
+    mast_url: str
+    archive_url: str
+    source_hook: Any
+    dest_hook_factory: Callable[[str], Any]  # conn_id -> S3Hook
+
+    def tap(self) -> TapClient:
+        return TapClient(self.archive_url)
+
+    def mast(self) -> MastClient:
+        return MastClient(self.mast_url)
+
+    def source(self) -> SourceBucket:
+        return SourceBucket(self.source_hook)
+
+    def storage(self, destination: Destination, dest_aws_conn_id: str) -> Storage:
+        return destination_storage(destination, dest_aws_conn_id, self.dest_hook_factory)
+
+
+def destination_storage(destination: Destination, dest_aws_conn_id: str,
+                        hook_factory: Callable[[str], Any] = dest_s3_hook) -> Storage:
+    """The destination's storage: a local folder, or an S3 prefix written with the ``dest_aws_conn_id`` connection."""
+    return open_storage(destination, None if destination.is_local else hook_factory(dest_aws_conn_id))
+
+
+def services_from_connections() -> Services:
+    """The clients of a run, from the Airflow connections (or the public defaults)."""
     return Services(mast_url=mast_base_url(), archive_url=archive_base_url(), source_hook=source_s3_hook(),
                     dest_hook_factory=dest_s3_hook)

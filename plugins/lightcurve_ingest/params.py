@@ -1,31 +1,35 @@
-"""The DAG's params: their JSON schemas (for the trigger form) and their validation in the tasks."""
+"""A mission DAG's params: their JSON schemas (for the trigger form) and their validation in the tasks."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from k2ingest.destination import Destination, parse_destination
-from k2ingest.errors import InvalidInputError
-from k2ingest.settings import (
+from lightcurve_ingest.destination import Destination, parse_destination
+from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.missions import Mission
+from lightcurve_ingest.settings import (
     DEFAULT_COPY_THREADS,
     DEFAULT_DEST_AWS_CONN_ID,
     DEFAULT_TARGETS_PER_BATCH,
     default_destination,
 )
+from lightcurve_ingest.targets import check_dispositions
 
 MAX_TARGETS_PER_BATCH = 500
 MAX_COPY_THREADS = 64
 
 
-def param_specs() -> dict[str, dict[str, Any]]:
-    """Keyword arguments of ``airflow.sdk.Param`` for each param, by name."""
-    return {
+def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
+    """Keyword arguments of ``airflow.sdk.Param`` for each param of the mission's DAG, by name."""
+    dispositions = mission.table.dispositions
+    specs = {
         "destination": dict(
-            default=default_destination(), type="string", minLength=1, title="Destination",
-            description="Where the light curves go: a local absolute path, a file:// URL, or "
-                        "s3://bucket/prefix. Files keep their public-bucket key below it "
-                        "(k2/public/lightcurves/c<N>/...).",
+            default=default_destination(mission.slug), type="string", minLength=1, title="Destination",
+            description="Where the light curves go: a local absolute path, a file:// URL, or s3://bucket/prefix. "
+                        f"Files keep their public-bucket key below it ({mission.slug}/public/...); the catalog "
+                        "is in _catalog/ (one for every mission written there).",
         ),
         "dest_aws_conn_id": dict(
             default=DEFAULT_DEST_AWS_CONN_ID, type="string", minLength=1, pattern=r"^[A-Za-z0-9_.\-]+$",
@@ -34,8 +38,15 @@ def param_specs() -> dict[str, dict[str, Any]]:
         ),
         "targets": dict(
             default=None, type=["null", "array"], items={"type": "string"}, title="Targets",
-            description="Only these K2 hosts: host names (K2-18) or EPIC ids (EPIC 201367065). "
-                        "Leave empty to use the Exoplanet Archive's list of confirmed K2 hosts.",
+            description=f"Only these {mission.name} targets: {mission.target_examples}, whatever their "
+                        f"disposition. Leave empty to use the Exoplanet Archive's {mission.table.name} table.",
+        ),
+        "dispositions": dict(
+            default=list(mission.table.default_dispositions), type="array", minItems=1,
+            items={"type": "string", "enum": list(dispositions)}, uniqueItems=True, title="Dispositions",
+            description=f"Which stars of the archive's {mission.table.name} table to take: those with an object "
+                        f"of one of these dispositions ({', '.join(dispositions)}). Confirmed planets by default; "
+                        "add candidates or false positives for a labelled training set.",
         ),
         "full_refresh": dict(
             default=False, type="boolean", title="Full refresh",
@@ -59,6 +70,13 @@ def param_specs() -> dict[str, dict[str, Any]]:
                         "through the worker, about twice the run time).",
         ),
     }
+    if mission.fast_products:
+        specs["include_fast_cadence"] = dict(
+            default=False, type="boolean", title="Include fast cadence",
+            description="Also copy the 20-second light curves (fast-lc files, about 6 times the 2-minute ones' "
+                        "size) of the sectors that have them.",
+        )
+    return specs
 
 
 @dataclass(frozen=True)
@@ -66,39 +84,47 @@ class RunParams:
     destination: Destination
     dest_aws_conn_id: str
     targets: list[str] | None
+    dispositions: list[str]
     full_refresh: bool
     targets_per_batch: int
     copy_threads: int
     read_back_server_side_copies: bool
+    include_fast_cadence: bool
 
     @classmethod
-    def parse(cls, params: dict[str, Any]) -> RunParams:
+    def parse(cls, params: dict[str, Any], mission: Mission) -> RunParams:
         """Validate the run's params again in the task (the form's schema is not the only way in)."""
-        unknown = set(params) - set(param_specs())
+        specs = param_specs(mission)
+        unknown = set(params) - set(specs)
         if unknown:
-            raise InvalidInputError(sorted(unknown)[0], "is not a param of this DAG")
-        specs = param_specs()
+            raise InvalidInputError(sorted(unknown)[0], f"is not a param of {mission.dag_id}")
         value = {name: params.get(name, spec["default"]) for name, spec in specs.items()}
-        targets = value["targets"]
-        if targets is not None and not isinstance(targets, list):
-            raise InvalidInputError("targets", f"must be a list of strings, got {type(targets).__name__}")
         return cls(
             destination=parse_destination(value["destination"]),
             dest_aws_conn_id=_conn_id(value["dest_aws_conn_id"]),
-            targets=targets,
+            targets=_string_list_or_none(value["targets"], "targets"),
+            dispositions=check_dispositions(mission, _string_list_or_none(value["dispositions"], "dispositions")
+                                            or []),
             full_refresh=_boolean(value["full_refresh"], "full_refresh"),
             targets_per_batch=_integer(value["targets_per_batch"], "targets_per_batch", 1, MAX_TARGETS_PER_BATCH),
             copy_threads=_integer(value["copy_threads"], "copy_threads", 1, MAX_COPY_THREADS),
             read_back_server_side_copies=_boolean(value["read_back_server_side_copies"],
                                                   "read_back_server_side_copies"),
+            include_fast_cadence=_boolean(value.get("include_fast_cadence", False), "include_fast_cadence"),
         )
 
 
 def _conn_id(value: Any) -> str:
-    import re
-
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,250}", value):
         raise InvalidInputError("dest_aws_conn_id", f"{value!r} is not a connection id")
+    return value
+
+
+def _string_list_or_none(value: Any, field: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InvalidInputError(field, f"must be a list of strings, got {type(value).__name__}")
     return value
 
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from lightcurve_ingest.settings import http_backoff
+
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 BACKOFF_MAX_SECONDS = 30.0  # the longest wait between two tries (also caps Retry-After), at backoff 1
-
-
-def default_backoff() -> float:
-    """Backoff factor of HTTP retries (1 s: waits of about 0, 2, 4 s); tests shorten it."""
-    return float(os.environ.get("K2INGEST_HTTP_BACKOFF", "1.0"))
 
 
 class CappedRetry(Retry):
@@ -39,7 +34,7 @@ class TimeoutSession(requests.Session):
     def __init__(self, timeout: float, retries: int = 3, backoff: float | None = None) -> None:
         super().__init__()
         self.timeout = timeout
-        backoff = default_backoff() if backoff is None else backoff
+        backoff = http_backoff() if backoff is None else backoff
         retry = CappedRetry(
             total=retries,
             connect=retries,

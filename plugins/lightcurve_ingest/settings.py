@@ -1,4 +1,4 @@
-"""Names and defaults shared by the DAG and the package: a contract with deployments."""
+"""Names and defaults shared by the DAGs and the package, each defined once: a contract with deployments."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-DAG_ID = "k2_lightcurve_ingest"
-
 MAST_CONN_ID = "mast_api"
 ARCHIVE_CONN_ID = "nasa_exoplanet_archive"
 SOURCE_S3_CONN_ID = "mast_public_s3"
 DEFAULT_DEST_AWS_CONN_ID = "aws_default"
+
 MAST_POOL = "mast_api"
+MAST_POOL_DESCRIPTION = "Concurrent requests to MAST"
+# Slots of the mast_api pool; `python -m lightcurve_ingest.airflow_setup` creates the pool with them (docker-compose,
+# scripts and tests all call it). MAST_POOL_SLOTS in the environment overrides it.
+DEFAULT_MAST_POOL_SLOTS = 4
 
 DEFAULT_MAST_URL = "https://mast.stsci.edu"
 DEFAULT_ARCHIVE_URL = "https://exoplanetarchive.ipac.caltech.edu"
@@ -21,28 +24,48 @@ SOURCE_REGION = "us-east-1"
 
 CATALOG_DIR = "_catalog"
 
-# Well below astroquery's 600 s default: a hung MAST request must fail fast and be retried.
-HTTP_TIMEOUT_SECONDS = float(os.environ.get("K2INGEST_HTTP_TIMEOUT", "60"))
-
 # Chosen from the benchmark's figures (benchmarks/README.md): 100 targets a batch is 4 MAST requests a batch
 # (0.04 a target) and 15 % faster than 50 at N = 300 and 1000; 8 copy threads stay within botocore's pool of
 # 10 connections.
 DEFAULT_TARGETS_PER_BATCH = 100
 DEFAULT_COPY_THREADS = 8
-# Slots airflow-init gives the mast_api pool (docker-compose.yaml: ${MAST_POOL_SLOTS:-4}; keep them equal).
-DEFAULT_MAST_POOL_SLOTS = 4
+MAX_BATCHES = 256  # far below Airflow's max_map_length (1024): wide maps slow the scheduler and the UI
+
+IO_CHUNK_BYTES = 1024 * 1024  # reads and writes of file bodies: memory stays flat whatever a file's size
+
 # S3 uploads and downloads by the worker (large objects only): parts in flight (boto3's default: 10 parts of
 # 8 MB) and downloaded 256 KB chunks queued for writing (boto3's default: 100). Memory stays flat.
 S3_TRANSFER_CONCURRENCY = 4
 S3_TRANSFER_IO_QUEUE = 8
 
+ENV_PREFIX = "LIGHTCURVE_INGEST_"
 
-def default_destination() -> str:
-    """The local folder used when the ``destination`` param is not given."""
-    airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
-    return str(Path(airflow_home) / "data" / "k2_lightcurves")
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def http_timeout_seconds() -> float:
+    """Seconds before a MAST or archive request times out: well below astroquery's 600 s, so a hung request
+    fails fast and is retried."""
+    return float(_env("HTTP_TIMEOUT", "60"))
+
+
+def http_backoff() -> float:
+    """Backoff factor of HTTP retries (1 s: waits of about 0, 2, 4 s); tests shorten it."""
+    return float(_env("HTTP_BACKOFF", "1.0"))
 
 
 def retry_delay() -> timedelta:
     """First delay before a failed task is retried (doubling each time); tests shorten it."""
-    return timedelta(seconds=float(os.environ.get("K2INGEST_RETRY_DELAY_SECONDS", "30")))
+    return timedelta(seconds=float(_env("RETRY_DELAY_SECONDS", "30")))
+
+
+def mast_pool_slots() -> int:
+    return int(os.environ.get("MAST_POOL_SLOTS") or DEFAULT_MAST_POOL_SLOTS)
+
+
+def default_destination(mission_slug: str) -> str:
+    """The local folder a mission's DAG writes to when its ``destination`` param is not given."""
+    airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return str(Path(airflow_home) / "data" / f"{mission_slug}_lightcurves")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CHUNK = 1024 * 1024
+from lightcurve_ingest.settings import IO_CHUNK_BYTES as CHUNK
 
 
 class VerificationError(Exception):

@@ -41,19 +41,19 @@ from urllib.parse import quote
 import psutil
 import requests
 
+from lightcurve_ingest.settings import ENV_PREFIX
+
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "k2_lightcurve_ingest"
-CONSUMER_DAG_ID = "k2_catalog_consumer"
-MAST_POOL = "mast_api"
-MAST_POOL_SLOTS = 4
+CONSUMER_DAG_ID = "lightcurve_catalog_consumer"
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-REDIS_CLAIM_KEY = "k2ingest:integration-stack:owner"
+REDIS_CLAIM_KEY = "lightcurve-ingest:integration-stack:owner"
 ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-integration"
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-_INHERITED_PREFIXES = ("AIRFLOW", "K2INGEST_", "AWS_", "_AIRFLOW")
+_INHERITED_PREFIXES = ("AIRFLOW", ENV_PREFIX, "MAST_POOL_SLOTS", "AWS_", "_AIRFLOW")
 
 
 class StackError(RuntimeError):
@@ -199,7 +199,7 @@ class AirflowStack:
         self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix="k2-airflow-stack-"))
         self.keep_home = keep_home
         self.proc_logs = self.home / "proc-logs"
-        self.database = f"k2ingest_it_{self.run_tag}"
+        self.database = f"lightcurve_ingest_it_{self.run_tag}"
         self.redis_db: int | None = None
         self.queue = f"k2it-{self.run_tag}"
         self.worker_concurrency = worker_concurrency
@@ -253,8 +253,9 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(self.scheduler_health_port),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.worker_log_port),
-            "K2INGEST_RETRY_DELAY_SECONDS": "1",
-            "K2INGEST_HTTP_TIMEOUT": "20",
+            "PYTHONPATH": str(REPO / "plugins"),  # for `python -m lightcurve_ingest.airflow_setup`
+            f"{ENV_PREFIX}RETRY_DELAY_SECONDS": "1",
+            f"{ENV_PREFIX}HTTP_TIMEOUT": "20",
         })
         env.update(self.extra_env)
         return env
@@ -278,13 +279,12 @@ class AirflowStack:
             self.env = self._build_env()
             (self.home / "stack-env.sh").write_text(
                 "".join(f"export {k}={json.dumps(v)}\n" for k, v in sorted(self.env.items())
-                        if k.startswith(("AIRFLOW", "K2INGEST_"))))
+                        if k.startswith(("AIRFLOW", ENV_PREFIX))))
             self.cli("db", "migrate", timeout=deadline.left(240))
             self.cli("users", "create", "--username", ADMIN_USER, "--password", ADMIN_PASSWORD,
                      "--role", "Admin", "--firstname", "K2", "--lastname", "Admin",
-                     "--email", "admin@k2ingest.invalid", timeout=deadline.left(120))
-            self.cli("pools", "set", MAST_POOL, str(MAST_POOL_SLOTS), "Concurrent requests to MAST",
-                     timeout=deadline.left(120))
+                     "--email", "admin@lightcurve-ingest.invalid", timeout=deadline.left(120))
+            self.run([sys.executable, "-m", "lightcurve_ingest.airflow_setup"], timeout=deadline.left(120))
             self.spawn("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.api_port),
                        "--workers", str(self.api_workers))
             self.spawn("scheduler", "scheduler")
@@ -312,7 +312,11 @@ class AirflowStack:
 
     def cli(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
         """Run one ``airflow`` CLI command with the stack's environment (in its own session, killed on timeout)."""
-        command = [*airflow_command(), *args]
+        return self.run([*airflow_command(), *args], timeout=timeout, check=check)
+
+    def run(self, command: list[str], timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        """Run one command with the stack's environment (in its own session, killed on timeout)."""
+        shown = " ".join(Path(command[0]).name if i == 0 else part for i, part in enumerate(command))
         popen = subprocess.Popen(command, env=self.env, cwd=self.home, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                                  start_new_session=True)
@@ -322,14 +326,14 @@ class AirflowStack:
             _kill_group(popen.pid, signal.SIGKILL)
             stdout, stderr = popen.communicate()
             raise StackError(
-                f"`airflow {' '.join(args)}` timed out after {timeout:.0f} s:\n{stdout}\n{stderr}") from None
+                f"`{shown}` timed out after {timeout:.0f} s:\n{stdout}\n{stderr}") from None
         except BaseException:  # the time limit, Ctrl-C: the command must not outlive the caller
             _kill_group(popen.pid, signal.SIGKILL)
             popen.wait()
             raise
         result = subprocess.CompletedProcess(command, popen.returncode, stdout, stderr)
         if check and result.returncode != 0:
-            raise StackError(f"`airflow {' '.join(args)}` exited {result.returncode}:\n{stdout[-3000:]}\n"
+            raise StackError(f"`{shown}` exited {result.returncode}:\n{stdout[-3000:]}\n"
                              f"{stderr[-5000:]}")
         return result
 

@@ -28,12 +28,11 @@ from pathlib import Path
 
 import pytest
 
+from lightcurve_ingest.settings import DEFAULT_MAST_POOL_SLOTS, MAST_POOL
 from tests.integration.stack import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     DAG_ID,
-    MAST_POOL,
-    MAST_POOL_SLOTS,
     AirflowStack,
     Deadline,
     StackError,
@@ -74,7 +73,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[tuple[AirflowStack, object
     limit = _LIMITS[request.module.__name__] = TimeLimit(MODULE_LIMIT_S, "the production-stack integration tests")
     limit.start()
     try:
-        with Standins(n_hosts=N_HOSTS) as standins:
+        with Standins(n_hosts=N_HOSTS, kepler_hosts=0, tess_hosts=0) as standins:
             standins.s3.create_bucket(DEST_BUCKET)
             airflow = AirflowStack(standins.airflow_env(), keep_home=bool(os.environ.get("K2_KEEP_STACK_HOME")))
             print(f"\nAirflow stack home: {airflow.home}; api-server {airflow.base_url}")
@@ -171,7 +170,7 @@ def summary_of(airflow: AirflowStack, run_id: str) -> dict:
 def test_rest_api_trigger_with_params_copies_every_file(stack) -> None:  # noqa: ANN001
     airflow, standins = stack
     pool = airflow.api("GET", f"/api/v2/pools/{MAST_POOL}").json()
-    assert pool["slots"] == MAST_POOL_SLOTS
+    assert pool["slots"] == DEFAULT_MAST_POOL_SLOTS
 
     # What the trigger form posts: every param in conf (here with no logical date: no data interval).
     conf = {"destination": f"s3://{DEST_BUCKET}/rest", "dest_aws_conn_id": "aws_default", "targets": None,
@@ -185,7 +184,7 @@ def test_rest_api_trigger_with_params_copies_every_file(stack) -> None:  # noqa:
     assert_same_files(s3_destination_files(standins, DEST_BUCKET, "rest"), expected)
 
     summary = summary_of(airflow, run["dag_run_id"])
-    assert summary["mode"] == "all confirmed K2 hosts"
+    assert summary["mode"] == "all K2 targets (CONFIRMED)"
     assert (summary["targets_planned"], summary["copied"], summary["failed"]) == (len(confirmed), len(expected), 0)
     assert summary["failed_batches"] == [] and summary["batches"] == -(-len(confirmed) // 5)
 
@@ -215,7 +214,8 @@ def test_backfill_create_three_days(stack) -> None:  # noqa: ANN001
 
     # Each day's run copied (at least) the hosts whose CONFIRMED rows were updated that day, into the default
     # destination ($AIRFLOW_HOME/data/k2_lightcurves), which the scheduled run of the latest day shares.
-    hosts = {h.epic_id: h for day in BACKFILL_DAYS for h in standins.universe.confirmed_hosts(date.fromisoformat(day))}
+    hosts = {h.target_id: h for day in BACKFILL_DAYS
+             for h in standins.universe.confirmed_hosts(date.fromisoformat(day))}
     assert hosts, "the stand-ins' archive has no rows in the backfill window"
     for run in runs:
         summary = summary_of(airflow, run["dag_run_id"])
@@ -230,11 +230,12 @@ def test_ui_trigger_form_runs_the_dag(stack, artifacts) -> None:  # noqa: ANN001
     assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: `apt-get update && apt-get install -y chromium`"
     from playwright.sync_api import expect, sync_playwright
 
-    from k2ingest.params import param_specs
+    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.params import param_specs
 
     confirmed = standins.universe.confirmed_hosts()
     chosen = [confirmed[1], confirmed[4], confirmed[6]]
-    targets = [chosen[0].hostname, chosen[1].hostname, f"EPIC {chosen[2].epic_id}"]
+    targets = [chosen[0].hostname, chosen[1].hostname, f"EPIC {chosen[2].target_id}"]
     destination = airflow.home / "ui-destination"
     form_png, grid_png = artifacts / "ui_trigger_form.png", artifacts / "ui_run_grid.png"
     for png in (form_png, grid_png):
@@ -258,7 +259,7 @@ def test_ui_trigger_form_runs_the_dag(stack, artifacts) -> None:  # noqa: ANN001
             page.get_by_role("button", name="Trigger Dag").click()
             dialog = page.get_by_role("dialog").filter(has_text=f"Trigger Dag - {DAG_ID}")
             expect(dialog).to_be_visible()
-            for name, spec in param_specs().items():
+            for name, spec in param_specs(get_mission("k2")).items():
                 field = dialog.get_by_role("group").filter(has=page.locator(f'[name="element_{name}"]'))
                 expect(field, f"param {name} in the form").to_have_count(1)
                 expect(field.locator("label").first).to_contain_text(spec["title"])

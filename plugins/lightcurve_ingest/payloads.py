@@ -1,0 +1,152 @@
+"""What the tasks pass each other, typed. They travel as XComs, so each converts to and from plain JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """A star to ask MAST about: its mission id and, where the archive knows it, its labels."""
+
+    target_id: int
+    name: str = ""  # host name as the archive spells it ("K2-18", "Kepler-10", "TOI-144"); "" if it has none
+    disposition: str = ""  # the archive's best verdict on the star's objects ("" when unknown)
+    objects: tuple[str, ...] = ()  # its planets, KOIs or TOIs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "objects": list(self.objects)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Target:
+        return cls(target_id=int(data["target_id"]), name=str(data.get("name") or ""),
+                   disposition=str(data.get("disposition") or ""), objects=tuple(data.get("objects") or ()))
+
+
+@dataclass(frozen=True)
+class ReleaseWindow:
+    """Only light curves MAST released (``t_obs_release``) in ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+    def to_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str] | None) -> ReleaseWindow | None:
+        if not data:
+            return None
+        return cls(start=datetime.fromisoformat(data["start"]), end=datetime.fromisoformat(data["end"]))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The targets one mapped task asks MAST about in one query."""
+
+    label: str
+    targets: tuple[Target, ...]
+    released: ReleaseWindow | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "targets": [t.to_dict() for t in self.targets],
+                "released": self.released.to_dict() if self.released else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Batch:
+        return cls(label=data["label"], targets=tuple(Target.from_dict(t) for t in data["targets"]),
+                   released=ReleaseWindow.from_dict(data.get("released")))
+
+
+@dataclass(frozen=True)
+class LightCurveFile:
+    """One light curve to copy: where it is in the public bucket and what MAST says of it."""
+
+    mission: str
+    target_id: int
+    target: str  # the target's label, for the catalog and the logs
+    unit: int | None  # observing unit: K2 campaign, Kepler quarter, TESS sector (None if unknown)
+    source_key: str
+    data_uri: str
+    mast_size: int
+    obs_id: str
+    obsid: str
+    product_filename: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LightCurveFile:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What MAST knows of one batch: the files to copy and the targets it has nothing for."""
+
+    batch: Batch
+    files: tuple[LightCurveFile, ...]
+    not_found: tuple[Target, ...]
+    observations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batch": self.batch.to_dict(), "files": [f.to_dict() for f in self.files],
+                "not_found": [t.to_dict() for t in self.not_found], "observations": self.observations}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Listing:
+        return cls(batch=Batch.from_dict(data["batch"]),
+                   files=tuple(LightCurveFile.from_dict(f) for f in data["files"]),
+                   not_found=tuple(Target.from_dict(t) for t in data["not_found"]),
+                   observations=int(data["observations"]))
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What copying one batch did; the run summary adds these up."""
+
+    label: str
+    targets: int
+    not_found: list[str]
+    observations: int
+    files_found: int
+    copied: int
+    adopted: int
+    present: int
+    failed: int
+    failed_files: list[str]
+    bytes_copied: int
+    bytes_through_worker: int
+    new_files: int
+    catalog: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BatchResult:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``plan_targets`` decided; the batches are mapped over, the rest goes to the summary."""
+
+    mission: str
+    mode: str
+    destination: str
+    targets: int
+    already_complete: int
+    unresolved: list[str]
+    batches: tuple[Batch, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: v for k, v in asdict(self).items() if k != "batches"},
+                "batches": [b.to_dict() for b in self.batches]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(**{**data, "batches": tuple(Batch.from_dict(b) for b in data.get("batches") or ())})
