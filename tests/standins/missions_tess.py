@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .fits_factory import tess_lc_size
-from .records import Host, LightCurveFile, Observation, Planet, Product, mjd
+from .records import Host, LightCurveFile, Observation, Planet, Product, build_hosts, mjd
 from .timeline import sector_mjd, sector_timestamp
 
 LC_EXPTIME = 120.0
@@ -63,13 +63,7 @@ def build_tess(n_hosts: int, seed: int, start: date, days: int,
     rng = random.Random(f"tess-{seed}")
     stars = list(REAL_STARS[:n_hosts]) + _generated_stars(max(0, n_hosts - len(REAL_STARS)), rng)
     obsids = iter(range(9800000000 + seed * 100000, 9900000000))
-    hosts: list[Host] = []
-    observations: list[Observation] = []
-    for i, star in enumerate(stars):
-        host, host_obs = _build_host(i, star, rng, start, days, fits_rows, obsids)
-        hosts.append(host)
-        observations.extend(host_obs)
-    return hosts, observations
+    return build_hosts(stars, _build_host, rng, start, days, fits_rows, obsids)
 
 
 def _generated_stars(count: int, rng: random.Random) -> list[_Star]:

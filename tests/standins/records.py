@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 MISSIONS = ("K2", "Kepler", "TESS")
 # The dispositions that mean "a confirmed planet" in each mission's archive table.
@@ -123,3 +126,18 @@ class Observation:
     @property
     def target_name(self) -> str:
         return target_name(self.mission, self.target_id)
+
+
+HostBuilder = Callable[..., tuple[Host, list[Observation]]]
+
+
+def build_hosts(stars: Sequence[Any], build_host: HostBuilder, rng: random.Random, start: date, days: int,
+                fits_rows: int, obsids: Iterator[int]) -> tuple[list[Host], list[Observation]]:
+    """Every star's host and observations, in order: ``build_host(i, star, rng, start, days, fits_rows, obsids)``."""
+    hosts: list[Host] = []
+    observations: list[Observation] = []
+    for i, star in enumerate(stars):
+        host, host_obs = build_host(i, star, rng, start, days, fits_rows, obsids)
+        hosts.append(host)
+        observations.extend(host_obs)
+    return hosts, observations
