@@ -244,3 +244,35 @@ def test_gallery_in_chromium_filters_sorts_and_links_only_to_files_that_exist(qu
     assert missing == []
     assert {Path(unquote(urlparse(link).path)).suffix for link in links} == {".png", ".fits"}
     assert all(url.startswith("file://") for url in requests), "the page loads nothing from elsewhere"
+
+
+# --- the pieces ---------------------------------------------------------------------------------------------------
+
+def test_long_light_curves_are_drawn_as_a_bounded_number_of_bins():
+    from lightcurve_ingest.quicklook.plot import MAX_PLOT_POINTS, binned
+
+    time = np.arange(123_457, dtype=float)
+    t, v = binned(time, 2 * time)
+    assert len(t) == MAX_PLOT_POINTS and np.allclose(v, 2 * t) and t[0] < t[-1]
+    assert len(binned(time[:100], time[:100])[0]) == 100  # short ones stay as they are
+
+
+def test_the_periodogram_grid_is_capped_and_still_places_the_peak():
+    from lightcurve_ingest.quicklook.periodogram import MAX_FREQUENCIES, strongest_period
+
+    time = np.arange(75_000) * 0.020434  # 17 Kepler quarters' worth of long cadences: 1,532 days
+    flux = 1 + 0.01 * np.sin(2 * np.pi * time / 2.3456) + np.random.default_rng(1).normal(0, 1e-3, len(time))
+    result = strongest_period(time, flux)
+    assert len(result.frequency) == MAX_FREQUENCIES  # 125,000 at 5 samples a peak: capped
+    assert abs(result.best_period / 2.3456 - 1) < 0.001
+
+
+def test_the_gallery_escapes_what_the_archive_says():
+    from lightcurve_ingest.quicklook.gallery import GalleryPlot, GalleryRow, render_gallery
+
+    row = GalleryRow(mission="K2", target_id=1, target_label="EPIC 1", host='<script>alert("x")</script>',
+                     disposition="CONFIRMED", unit_name="campaign",
+                     plots=(GalleryPlot(unit=5, png_href='a"b.png', fits_href="../a.fits"),))
+    page = render_gallery([row], "now")
+    assert "<script>alert" not in page and "&lt;script&gt;" in page and 'href="a&quot;b.png"' in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere

@@ -37,7 +37,7 @@ vertical-align:top}th{cursor:pointer;background:#f4f4f4;user-select:none;white-s
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 .plots{display:flex;flex-wrap:wrap;gap:.5em}.plot{font-size:.85em;text-align:center}
 .plot img{width:200px;height:120px;display:block;border:1px solid #ccc;background:#fafafa}
-tr[hidden]{display:none}
+tr[hidden]{display:none}td:not(:last-child){white-space:nowrap}
 """
 
 SCRIPT = """

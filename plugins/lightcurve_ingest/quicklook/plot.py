@@ -66,15 +66,15 @@ def render_png(curve: LightCurve, periodogram: Periodogram, title: Title, path: 
 def _draw_light_curve(axes: object, curve: LightCurve) -> None:
     if np.isfinite(curve.sap).any():
         sap_ok = np.isfinite(curve.sap)
-        axes.plot(*binned(curve.time[sap_ok], curve.sap[sap_ok]), ".", color="0.6", markersize=1.5, alpha=0.35,
+        axes.plot(*binned(curve.time[sap_ok], curve.sap[sap_ok]), ".", color="#e8a33d", markersize=1.5, alpha=0.3,
                   label="SAP", rasterized=True)
     axes.plot(*binned(curve.time, curve.pdcsap), ".", color="#1f4e9e", markersize=2.0, label="PDCSAP",
               rasterized=True)
-    good = len(curve.time)
+    shown = "" if len(curve.time) <= MAX_PLOT_POINTS else f", drawn as {MAX_PLOT_POINTS} bins"
+    axes.set_title(f"{len(curve.time)} of {curve.cadences} cadences (QUALITY = 0){shown}", loc="left", fontsize=8)
     axes.set_xlabel(f"time [{curve.time_unit}]")
     axes.set_ylabel("normalised flux")
-    axes.legend(loc="upper right", fontsize=8, markerscale=4, frameon=False,
-                title=f"{good} of {curve.cadences} cadences (QUALITY = 0)", title_fontsize=8)
+    axes.legend(loc="lower right", fontsize=8, markerscale=5, ncols=2, framealpha=0.85)
 
 
 def _draw_periodogram(axes: object, periodogram: Periodogram) -> None:
