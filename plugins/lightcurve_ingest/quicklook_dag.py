@@ -63,6 +63,7 @@ def build_quicklook_dag() -> Any:
         schedule=ASSETS[0] | ASSETS[1] | ASSETS[2],  # new files of any mission
         start_date=datetime(2026, 11, 1),
         catchup=False,
+        max_active_runs=1,  # one gallery writer at a time: each run's page lists what every earlier run drew
         max_active_tasks=8,
         default_args={"retries": 2},
         params={name: Param(**spec) for name, spec in param_specs().items()},
