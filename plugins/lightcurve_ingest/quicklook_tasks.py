@@ -24,7 +24,7 @@ from lightcurve_ingest.destination import parse_destination
 from lightcurve_ingest.errors import InvalidInputError
 from lightcurve_ingest.missions import get_mission
 from lightcurve_ingest.payloads import PlotBatch, PlotBatchResult, PlotJob
-from lightcurve_ingest.settings import MAX_BATCHES, QUICKLOOK_DIR
+from lightcurve_ingest.settings import DEFAULT_DEST_AWS_CONN_ID, MAX_BATCHES, QUICKLOOK_DIR
 from lightcurve_ingest.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def requests_of_events(events: Iterable[Any]) -> list[PlotRequest]:
         for name in ("destination", "run_id"):
             if not extra.get(name):
                 raise InvalidInputError(f"asset event extra {name}", f"missing in {extra!r}")
-        where = (str(extra["destination"]), str(extra.get("dest_aws_conn_id") or "aws_default"))
+        where = (str(extra["destination"]), str(extra.get("dest_aws_conn_id") or DEFAULT_DEST_AWS_CONN_ID))
         runs.setdefault(where, set()).add(str(extra["run_id"]))
     return [PlotRequest(dest, conn, frozenset(ids)) for (dest, conn), ids in sorted(runs.items())]
 

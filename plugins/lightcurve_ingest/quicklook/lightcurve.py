@@ -43,8 +43,7 @@ def read_light_curve(path: Path | str) -> LightCurve:
                 raise BadLightCurveError(f"LIGHTCURVE table has no column {', '.join(missing)}")
             data = table.data
             arrays = {name: np.array(data.field(name), dtype=np.float64) for name in REQUIRED_COLUMNS}
-            time_unit = str(table.header.get("TUNIT" + str(1 + [n.upper() for n in table.columns.names]
-                                                          .index("TIME")), "d"))
+            time_unit = str(table.columns["TIME"].unit or "d")
     except BadLightCurveError:
         raise
     except Exception as err:  # astropy raises OSError, ValueError, TypeError, IndexError... on damaged files
