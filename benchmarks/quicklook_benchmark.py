@@ -157,6 +157,7 @@ def bench_gallery(targets: int) -> dict:
         started = time.perf_counter()
         page_text = qt.render_page(rows)
         render_ms = 1000 * (time.perf_counter() - started)
+        png_bytes = sample.stat().st_size
         index = folder / "index.html"
         index.write_text(page_text, encoding="utf-8")
         with sync_playwright() as playwright:
@@ -175,8 +176,7 @@ def bench_gallery(targets: int) -> dict:
             browser.close()
     result = {"targets": targets, "plots": 3 * targets, "html_bytes": len(page_text.encode()),
               "render_ms": render_ms, "load_ms": statistics.median(loads), "load_ms_all": loads,
-              "filter_ms": filter_ms, "rows_shown_after_filter": shown, "png_bytes_each": sample.stat().st_size
-              if sample.exists() else None}
+              "filter_ms": filter_ms, "rows_shown_after_filter": shown, "png_bytes_each": png_bytes}
     print(f"gallery of {targets} targets ({3 * targets} plots): {result['html_bytes'] / 1e6:.2f} MB HTML, written in "
           f"{render_ms:.0f} ms; Chromium load event {result['load_ms']:.0f} ms (median of 3: "
           f"{', '.join(f'{x:.0f}' for x in loads)}), filter by mission {filter_ms:.0f} ms ({shown} rows shown)")
