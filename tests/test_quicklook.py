@@ -160,7 +160,7 @@ def test_damaged_and_unexpected_fits_get_no_png_and_the_run_succeeds(dags, quick
     assert all(f"{k}.png" in page for k in good) and f"{no_flux}.png" not in page
 
 
-def test_s3_destination_gets_pngs_and_a_gallery_a_browser_shows(dags, quicklook_dag, standins):
+def test_s3_destination_gets_pngs_and_a_gallery_served_as_html(dags, quicklook_dag, standins):
     standins.s3.create_bucket("quicklook-bucket")
     dest = "s3://quicklook-bucket/team"
     assert str(run_dag(dags["tess"], {"destination": dest}).state) == "success"
