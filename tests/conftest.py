@@ -39,13 +39,19 @@ def airflow_db() -> Path:
 
 
 @pytest.fixture(scope="session")
-def dags(airflow_db):  # noqa: ANN001, ANN201
-    """The ingest DAGs of the repository's DAG folder, by mission: {"k2": DAG, "kepler": DAG, "tess": DAG}."""
+def dag_bag(airflow_db):  # noqa: ANN001, ANN201
+    """Every DAG of the repository's DAG folder."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert not bag.import_errors, bag.import_errors
-    return {slug: bag.dags[f"{slug}_lightcurve_ingest"] for slug in ("k2", "kepler", "tess")}
+    return bag
+
+
+@pytest.fixture(scope="session")
+def dags(dag_bag):  # noqa: ANN001, ANN201
+    """The ingest DAGs of the repository's DAG folder, by mission: {"k2": DAG, "kepler": DAG, "tess": DAG}."""
+    return {slug: dag_bag.dags[f"{slug}_lightcurve_ingest"] for slug in ("k2", "kepler", "tess")}
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ started = time.perf_counter()
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 elapsed = time.perf_counter() - started
-heavy = sorted({m.split('.')[0] for m in sys.modules} & {"astroquery", "astropy", "pandas", "pyarrow"})
+heavy = sorted({m.split('.')[0] for m in sys.modules} & {"astroquery", "astropy", "pandas", "pyarrow", "matplotlib"})
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": sorted(bag.dags),
                   "seconds": elapsed, "heavy": heavy}))
 """
@@ -36,7 +36,7 @@ def test_dag_folder_parses_without_network_or_heavy_imports():
     print(f"DAG folder parsed in {result['seconds']:.2f} s")
     assert result["errors"] == {}
     assert result["dags"] == ["k2_lightcurve_ingest", "kepler_lightcurve_ingest", "lightcurve_catalog_consumer",
-                              "tess_lightcurve_ingest"]
+                              "lightcurve_quicklook", "tess_lightcurve_ingest"]
     assert result["heavy"] == []
 
 
@@ -73,3 +73,14 @@ def test_the_k2_catalog_asset_keeps_its_first_uri(dags):
     """Consumers of the first release schedule on it."""
     [asset] = {t.task_id: t for t in dags["k2"].tasks}["publish_catalog"].outlets
     assert (asset.name, asset.uri) == ("k2_lightcurve_catalog", "k2ingest://catalog/files")
+
+
+def test_quicklook_dag_is_scheduled_on_every_missions_catalog_asset(dag_bag):
+    dag = dag_bag.dags["lightcurve_quicklook"]
+    assert [a.name for a in dag.timetable.asset_condition.objects] == [
+        "k2_lightcurve_catalog", "kepler_lightcurve_catalog", "tess_lightcurve_catalog"]  # any of them
+    assert set(dag.params) == {"destination", "dest_aws_conn_id", "plots_per_batch"}
+    assert dag.params.get_param("destination").value is None
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert set(tasks) == {"plan_plots", "render_plots", "write_gallery"}
+    assert tasks["render_plots"].map_index_template and tasks["write_gallery"].trigger_rule == "all_done"

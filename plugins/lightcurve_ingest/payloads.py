@@ -150,3 +150,66 @@ class Plan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         return cls(**{**data, "batches": tuple(Batch.from_dict(b) for b in data.get("batches") or ())})
+
+
+# quick-look ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlotJob:
+    """One light curve at a destination to draw: its key and what the plot's title names."""
+
+    source_key: str  # the FITS file's key below the destination (as in the public bucket)
+    mission: str
+    target_id: int
+    target: str  # the catalog's label: host name, or the mission id
+    observing_unit: int | None
+    disposition: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlotJob:
+        unit = data.get("observing_unit")
+        return cls(source_key=str(data["source_key"]), mission=str(data["mission"]),
+                   target_id=int(data["target_id"]), target=str(data.get("target") or ""),
+                   observing_unit=None if unit is None else int(unit),
+                   disposition=str(data.get("disposition") or ""))
+
+
+@dataclass(frozen=True)
+class PlotBatch:
+    """The light curves one mapped render task draws, all at one destination."""
+
+    label: str
+    destination: str
+    dest_aws_conn_id: str
+    jobs: tuple[PlotJob, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "destination": self.destination, "dest_aws_conn_id": self.dest_aws_conn_id,
+                "jobs": [j.to_dict() for j in self.jobs]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlotBatch:
+        return cls(label=str(data["label"]), destination=str(data["destination"]),
+                   dest_aws_conn_id=str(data["dest_aws_conn_id"]),
+                   jobs=tuple(PlotJob.from_dict(j) for j in data["jobs"]))
+
+
+@dataclass(frozen=True)
+class PlotBatchResult:
+    """What one render task did: plots drawn (with their strongest periods), already there, and files refused."""
+
+    label: str
+    destination: str
+    rendered: dict[str, float]  # PNG key -> strongest period in days
+    already_present: int
+    unreadable: list[str]  # "<source key>: <why>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlotBatchResult:
+        return cls(**data)

@@ -23,6 +23,9 @@ SOURCE_BUCKET = "stpubdata"
 SOURCE_REGION = "us-east-1"
 
 CATALOG_DIR = "_catalog"
+QUICKLOOK_DIR = "_quicklook"  # <destination>/_quicklook/<source key>.png and the gallery, index.html
+DEFAULT_PLOTS_PER_BATCH = 50  # one mapped render task each: ~15 s of plots at ~0.3 s a plot
+MAX_PLOTS_PER_BATCH = 500
 
 # Chosen from the benchmark's figures (benchmarks/README.md): 100 targets a batch is 4 MAST requests a batch
 # (0.04 a target) and 15 % faster than 50 at N = 300 and 1000; 8 copy threads stay within botocore's pool of

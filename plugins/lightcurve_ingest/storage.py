@@ -84,9 +84,10 @@ class Storage(ABC):
         """The object's size in bytes, or None if there is none."""
 
     @abstractmethod
-    def put(self, key: str, write: Callable[[Path], T]) -> T:
+    def put(self, key: str, write: Callable[[Path], T], content_type: str | None = None) -> T:
         """``write`` fills a local file (and may check it, raising to abort); the file then appears under ``key``
-        whole, replacing what was there. Returns what ``write`` returned."""
+        whole, replacing what was there. Returns what ``write`` returned. ``content_type``: S3's Content-Type
+        (a page or picture served from the bucket must have one a browser shows)."""
 
     @abstractmethod
     def fetched(self, key: str) -> Any:
@@ -95,6 +96,10 @@ class Storage(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object (nothing happens if there is none)."""
+
+    @abstractmethod
+    def keys(self, prefix: str) -> set[str]:
+        """The keys of every whole object below the folder ``prefix`` (partial files are not listed)."""
 
     @abstractmethod
     def read_versioned(self, key: str) -> Versioned:
@@ -132,7 +137,7 @@ class LocalStorage(Storage):
         path = self.path(key)
         return path.stat().st_size if path.is_file() else None
 
-    def put(self, key: str, write: Callable[[Path], T]) -> T:
+    def put(self, key: str, write: Callable[[Path], T], content_type: str | None = None) -> T:
         final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_partials(final)
@@ -153,6 +158,11 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def keys(self, prefix: str) -> set[str]:
+        folder = self.path(prefix)
+        return {p.relative_to(self.root).as_posix() for p in folder.rglob("*")
+                if p.is_file() and not p.name.startswith(".")} if folder.is_dir() else set()
 
     def read_versioned(self, key: str) -> Versioned:
         path = self.path(key)
@@ -198,12 +208,16 @@ class S3Storage(Storage):
         head = self.hook.head_object(key=self._key(key), bucket_name=self.bucket)
         return int(head["ContentLength"]) if head else None
 
-    def put(self, key: str, write: Callable[[Path], T]) -> T:
+    def put(self, key: str, write: Callable[[Path], T], content_type: str | None = None) -> T:
         target = self._key(key)
         with tempfile.TemporaryDirectory(prefix="lightcurve-ingest-") as scratch:
             local = Path(scratch) / target.rsplit("/", 1)[-1]
             result = write(local)
-            self._transfer_config()  # load_file uses the hook's TransferConfig: bound it first
+            config = self._transfer_config()  # load_file uses the hook's TransferConfig: bound it first
+            if content_type:
+                self.client.upload_file(str(local), self.bucket, target, Config=config,
+                                        ExtraArgs={"ContentType": content_type})
+                return result
             # No acl_policy: load_file would send "no-acl" as a canned ACL, which S3 rejects (copy_object alone
             # treats "no-acl" as "send none"); the bucket's default applies, as for server-side copies.
             self.hook.load_file(str(local), key=target, bucket_name=self.bucket, replace=True)
@@ -219,6 +233,14 @@ class S3Storage(Storage):
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def keys(self, prefix: str) -> set[str]:
+        below = self._key(prefix).rstrip("/") + "/"
+        strip = len(self._key("x")) - 1  # the destination's own prefix
+        found = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below):
+            found.update(item["Key"][strip:] for item in page.get("Contents", []))
+        return found
 
     def read_versioned(self, key: str) -> Versioned:
         try:

@@ -10,6 +10,9 @@ Size: the table has the real K2 column set (about 100 bytes a row), so
 ``rows=8000`` ~820 KB (real files: 0.4-1 MB).
 Use :func:`llc_size` (K2), :func:`kepler_llc_size` or :func:`tess_lc_size` to know a file's
 size without building it.
+
+With ``planted=True`` the flux also carries a sinusoid of period :func:`planted_period_days` (1 % deep, far
+above the noise): the quick-look periodogram must find it. The default (no sinusoid) keeps every file's bytes.
 """
 
 from __future__ import annotations
@@ -57,7 +60,15 @@ _COLUMNS = (
 _ROW_BYTES = sum({"D": 8, "E": 4, "J": 4}[fmt] for _, fmt, _ in _COLUMNS)
 
 
-def make_llc_fits(epic_id: int, campaign: int, rows: int, seed: int) -> bytes:
+PLANTED_AMPLITUDE = 0.01  # of the mean flux: as deep as the transits, 100 times the noise
+
+
+def planted_period_days(target_id: int, unit: int, cadence_days: float) -> float:
+    """The period of the sinusoid in a planted file: 20 to 49 cadences, so that even a 200-row file holds 4 cycles."""
+    return cadence_days * (20 + (target_id * 7 + unit) % 30)
+
+
+def make_llc_fits(epic_id: int, campaign: int, rows: int, seed: int, planted: bool = False) -> bytes:
     """Return the bytes of a K2 LLC file; the same inputs give the same bytes."""
     rng = np.random.default_rng([seed, epic_id, campaign])
     primary = _primary_hdu({
@@ -72,7 +83,8 @@ def make_llc_fits(epic_id: int, campaign: int, rows: int, seed: int) -> bytes:
         "PROCVER": ("svn+ssh://murzim/repo/soc/tags/release/9.3.54", "SW version"),
     })
     start = 1940.0 + 85.0 * (campaign if campaign < 90 else campaign // 10)
-    data = _lightcurve_data(start, LONG_CADENCE_DAYS, rows, rng, quality_flag=16384)
+    period = planted_period_days(epic_id, campaign, LONG_CADENCE_DAYS) if planted else None
+    data = _lightcurve_data(start, LONG_CADENCE_DAYS, rows, rng, quality_flag=16384, period=period)
     table = _lightcurve_hdu(data, "BJD - 2454833", LONG_CADENCE_DAYS,
                             {"OBJECT": f"EPIC {epic_id}", "KEPLERID": epic_id})
     return _write([primary, table, _aperture_hdu(rng)])
@@ -87,7 +99,7 @@ def llc_size(rows: int) -> int:
     return _size_without_rows("K2") + _table_bytes(rows)
 
 
-def make_kepler_llc_fits(kic: int, quarter: int, rows: int, seed: int) -> bytes:
+def make_kepler_llc_fits(kic: int, quarter: int, rows: int, seed: int, planted: bool = False) -> bytes:
     """Return the bytes of a Kepler long-cadence file of one quarter (TIME in BJD - 2454833)."""
     rng = np.random.default_rng([seed, kic, quarter, 1800])
     season = (quarter - 2) % 4  # the spacecraft rolls every quarter; Q2 was season 0
@@ -106,7 +118,8 @@ def make_kepler_llc_fits(kic: int, quarter: int, rows: int, seed: int) -> bytes:
         "DATA_REL": (25, "data release version number"),
     })
     start = quarter_mjd(quarter)[0] + _FIRST_CADENCE_DAYS + MJD_TO_JD - KEPLER_BJD_OFFSET
-    data = _lightcurve_data(start, LONG_CADENCE_DAYS, rows, rng, quality_flag=128)
+    period = planted_period_days(kic, quarter, LONG_CADENCE_DAYS) if planted else None
+    data = _lightcurve_data(start, LONG_CADENCE_DAYS, rows, rng, quality_flag=128, period=period)
     table = _lightcurve_hdu(data, "BJD - 2454833", LONG_CADENCE_DAYS, {"OBJECT": f"KIC {kic}", "KEPLERID": kic})
     return _write([primary, table, _aperture_hdu(rng)])
 
@@ -117,7 +130,7 @@ def kepler_llc_size(rows: int) -> int:
 
 
 def make_tess_lc_fits(tic: int, sector: int, rows: int, seed: int, cadence_s: int = 120,
-                      ra: float = 0.0, dec: float = 0.0) -> bytes:
+                      ra: float = 0.0, dec: float = 0.0, planted: bool = False) -> bytes:
     """Return the bytes of a TESS SPOC light curve (2-min, or 20-s with ``cadence_s=20``; TIME in BTJD)."""
     rng = np.random.default_rng([seed, tic, sector, cadence_s])
     primary = _primary_hdu({
@@ -135,7 +148,8 @@ def make_tess_lc_fits(tic: int, sector: int, rows: int, seed: int, cadence_s: in
     })
     cadence_days = cadence_s / 86400.0
     start = sector_mjd(sector)[0] + _FIRST_CADENCE_DAYS + MJD_TO_JD - TESS_BJD_OFFSET
-    data = _lightcurve_data(start, cadence_days, rows, rng, quality_flag=512)
+    period = planted_period_days(tic, sector, cadence_days) if planted else None
+    data = _lightcurve_data(start, cadence_days, rows, rng, quality_flag=512, period=period)
     table = _lightcurve_hdu(data, "BJD - 2457000, days", cadence_days, {"OBJECT": f"TIC {tic}", "TICID": tic})
     return _write([primary, table, _aperture_hdu(rng)])
 
@@ -189,12 +203,14 @@ def _lightcurve_hdu(data: dict[str, np.ndarray], time_unit: str, cadence_days: f
 
 
 def _lightcurve_data(start: float, cadence_days: float, rows: int, rng: np.random.Generator,
-                     quality_flag: int) -> dict[str, np.ndarray]:
+                     quality_flag: int, period: float | None = None) -> dict[str, np.ndarray]:
     time = start + cadence_days * np.arange(rows, dtype=np.float64)
     base = rng.uniform(1e4, 1e5)
     flux = (base + rng.normal(0.0, base * 1e-4, rows)).astype(np.float32)
     in_transit = (time % 3.3) < 0.1
     flux[in_transit] *= np.float32(0.99)
+    if period is not None:  # after every draw from rng, so the rest of the file is as without it
+        flux *= (1.0 + PLANTED_AMPLITUDE * np.sin(2.0 * np.pi * (time - start) / period)).astype(np.float32)
 
     def small(scale: float) -> np.ndarray:
         return rng.normal(0.0, scale, rows).astype(np.float32)

@@ -43,8 +43,9 @@ class Universe:
     """All hosts, files and MAST observations, plus lookups and file bytes."""
 
     def __init__(self, hosts: tuple[Host, ...], observations: tuple[Observation, ...], seed: int,
-                 fits_cache_size: int = 256) -> None:
+                 fits_cache_size: int = 256, planted_signal: bool = False) -> None:
         self.hosts = hosts
+        self.planted_signal = planted_signal  # light curves carry a sinusoid (fits_factory.planted_period_days)
         self.observations = observations
         self.seed = seed
         self.files: tuple[LightCurveFile, ...] = tuple(f for h in hosts for f in h.files)
@@ -86,15 +87,16 @@ class Universe:
 
     def _make(self, file: LightCurveFile) -> bytes:
         if file.mission == "K2":
-            return make_llc_fits(file.target_id, file.unit, file.rows, self.seed)
+            return make_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal)
         if file.kind == "bundle":
             members = self.host(file.mission, file.target_id).light_curves()
             return make_bundle([(f.filename, self.fits_bytes(f)) for f in members])
         if file.mission == "Kepler":
-            return make_kepler_llc_fits(file.target_id, file.unit, file.rows, self.seed)
+            return make_kepler_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal)
         host = self.host(file.mission, file.target_id)
         cadence = 20 if file.kind == "fast-lc" else 120
-        return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, host.ra, host.dec)
+        return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, host.ra, host.dec,
+                                 self.planted_signal)
 
     def confirmed_hosts(self, day: date | None = None, mission: str = "K2") -> list[Host]:
         """Hosts with a confirmed planet (K2/Kepler CONFIRMED, TESS CP or KP) whose rowupdate is ``day``, if given."""
@@ -109,7 +111,7 @@ class Universe:
 
 def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026, 11, 20), days: int = 5,
                    fits_rows: int = 200, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
-                   tess_hosts: int | None = None) -> Universe:
+                   tess_hosts: int | None = None, planted_signal: bool = False) -> Universe:
     """Build a deterministic synthetic sky: K2 hosts first, then Kepler, then TESS.
 
     K2 (``n_hosts`` hosts, plus ``unknown_to_mast``):
@@ -137,10 +139,11 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
     See :mod:`.missions_tess`.
 
     Kepler and TESS use random generators of their own, so K2 is the same whatever their counts.
+    With ``planted_signal`` every light curve's flux carries a sinusoid (see :mod:`.fits_factory`); sizes stay.
     """
     hosts, observations = build_k2(n_hosts, seed, start, days, fits_rows, unknown_to_mast)
     for build, count in ((build_kepler, kepler_hosts), (build_tess, tess_hosts)):
         more_hosts, more_observations = build(n_hosts if count is None else count, seed, start, days, fits_rows)
         hosts += more_hosts
         observations += more_observations
-    return Universe(tuple(hosts), tuple(observations), seed)
+    return Universe(tuple(hosts), tuple(observations), seed, planted_signal=planted_signal)

@@ -1,0 +1,92 @@
+"""One quick-look PNG: the normalised light curve above its Lomb-Scargle periodogram.
+
+Drawn on a bare ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot: no global figure registry to leak
+from, no display needed). Light curves longer than ``MAX_PLOT_POINTS`` are binned in time before drawing, so the
+figure's size and the memory it takes stay the same however long the light curve is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lightcurve_ingest.quicklook.lightcurve import LightCurve
+from lightcurve_ingest.quicklook.periodogram import Periodogram
+
+MAX_PLOT_POINTS = 5_000
+FIGSIZE_INCHES = (10.0, 6.0)
+DPI = 80  # 800 x 480 pixels: readable, and about 60 KB a PNG
+PERIOD_METADATA_KEY = "strongest_period_days"
+
+
+@dataclass(frozen=True)
+class Title:
+    """What the plot's title names."""
+
+    target: str  # host name, or the mission id when it has none
+    target_id: str  # "KIC 11904151"
+    mission: str
+    unit: str  # "quarter 5"
+    disposition: str
+
+    def text(self) -> str:
+        name = self.target if self.target != self.target_id else ""
+        parts = [f"{name} ({self.target_id})" if name else self.target_id, self.mission, self.unit,
+                 self.disposition or "no disposition"]
+        return " · ".join(parts)
+
+
+def binned(time: np.ndarray, values: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points: means of consecutive runs of cadences (the arrays as they are if shorter)."""
+    if len(time) <= max_points:
+        return time, values
+    edges = np.linspace(0, len(time), max_points + 1).astype(int)[:-1]
+    counts = np.diff(np.append(edges, len(time)))
+    return np.add.reduceat(time, edges) / counts, np.add.reduceat(values, edges) / counts
+
+
+def render_png(curve: LightCurve, periodogram: Periodogram, title: Title, path: Path) -> None:
+    """Write the PNG to ``path``; its metadata holds the strongest period (``strongest_period_days``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=FIGSIZE_INCHES, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    top, bottom = figure.subplots(2, 1, height_ratios=[3, 2])
+    _draw_light_curve(top, curve)
+    _draw_periodogram(bottom, periodogram)
+    figure.suptitle(title.text(), fontsize=11)
+    figure.savefig(path, format="png", metadata={
+        "Title": title.text(), PERIOD_METADATA_KEY: f"{periodogram.best_period:.8g}"})
+    figure.clear()
+
+
+def _draw_light_curve(axes: object, curve: LightCurve) -> None:
+    if np.isfinite(curve.sap).any():
+        sap_ok = np.isfinite(curve.sap)
+        axes.plot(*binned(curve.time[sap_ok], curve.sap[sap_ok]), ".", color="#e8a33d", markersize=1.5, alpha=0.3,
+                  label="SAP", rasterized=True)
+    axes.plot(*binned(curve.time, curve.pdcsap), ".", color="#1f4e9e", markersize=2.0, label="PDCSAP",
+              rasterized=True)
+    shown = "" if len(curve.time) <= MAX_PLOT_POINTS else f", drawn as {MAX_PLOT_POINTS} bins"
+    axes.set_title(f"{len(curve.time)} of {curve.cadences} cadences (QUALITY = 0){shown}", loc="left", fontsize=8)
+    axes.set_xlabel(f"time [{curve.time_unit}]")
+    axes.set_ylabel("normalised flux")
+    axes.legend(loc="lower right", fontsize=8, markerscale=5, ncols=2, framealpha=0.85)
+
+
+def _draw_periodogram(axes: object, periodogram: Periodogram) -> None:
+    period = 1.0 / periodogram.frequency
+    axes.plot(period, periodogram.power, color="black", linewidth=0.7, rasterized=True)
+    axes.set_xscale("log")
+    axes.axvline(periodogram.best_period, color="#d1495b", linewidth=1.2, alpha=0.8)
+    axes.annotate(f"strongest period {_period_text(periodogram.best_period)}", xy=(0.99, 0.92),
+                  xycoords="axes fraction", ha="right", va="top", fontsize=10, color="#d1495b")
+    axes.set_xlabel("period [d]")
+    axes.set_ylabel("Lomb-Scargle power")
+
+
+def _period_text(days: float) -> str:
+    return f"{days:.4f} d" if days >= 1 else f"{days:.4f} d ({days * 24:.2f} h)"
