@@ -248,6 +248,22 @@ def test_gallery_in_chromium_filters_sorts_and_links_only_to_files_that_exist(qu
 
 # --- the pieces ---------------------------------------------------------------------------------------------------
 
+def test_the_reader_keeps_good_cadences_and_tells_pdcsap_from_sap(tmp_path):
+    from lightcurve_ingest.quicklook.lightcurve import read_light_curve
+    from tests.standins.fits_factory import make_kepler_llc_fits
+
+    path = tmp_path / "kplr011904151-2010078095331_llc.fits"
+    path.write_bytes(make_kepler_llc_fits(11904151, 5, 4400, 0, planted=True))
+    table = fits.getdata(path, "LIGHTCURVE")
+    good = table["QUALITY"] == 0
+    curve = read_light_curve(path)
+    assert len(curve.time) == good.sum() < len(table)  # flagged cadences left out
+    pdcsap, sap = table["PDCSAP_FLUX"][good], table["SAP_FLUX"][good]
+    assert np.allclose(curve.pdcsap, pdcsap / np.median(pdcsap))
+    assert np.allclose(curve.sap, sap / np.median(sap))
+    assert not np.allclose(curve.pdcsap, curve.sap, atol=1e-3)  # SAP drifts in planted files: the two differ
+
+
 def test_long_light_curves_are_drawn_as_a_bounded_number_of_bins():
     from lightcurve_ingest.quicklook.plot import MAX_PLOT_POINTS, binned
 

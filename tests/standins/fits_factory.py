@@ -64,8 +64,9 @@ PLANTED_AMPLITUDE = 0.01  # of the mean flux: as deep as the transits, 100 times
 
 
 def planted_period_days(target_id: int, unit: int, cadence_days: float) -> float:
-    """The period of the sinusoid in a planted file: 20 to 49 cadences, so that even a 200-row file holds 4 cycles."""
-    return cadence_days * (20 + (target_id * 7 + unit) % 30)
+    """The period of the sinusoid in a planted file: 20.38 to 49.38 cadences, so that even a 200-row file holds 4
+    cycles; not a whole number of cadences, so that the samples do not repeat the same few phases."""
+    return cadence_days * (20.382 + (target_id * 7 + unit) % 30)
 
 
 def make_llc_fits(epic_id: int, campaign: int, rows: int, seed: int, planted: bool = False) -> bytes:
@@ -222,7 +223,7 @@ def _lightcurve_data(start: float, cadence_days: float, rows: int, rng: np.rando
         "TIME": time,
         "TIMECORR": np.full(rows, 0.001, dtype=np.float32),
         "CADENCENO": np.arange(rows, dtype=np.int32) + 100000,
-        "SAP_FLUX": flux * np.float32(0.98),
+        "SAP_FLUX": flux * _sap_trend(time, planted=period is not None),
         "SAP_FLUX_ERR": np.abs(small(10.0)),
         "SAP_BKG": np.abs(small(50.0)),
         "SAP_BKG_ERR": np.abs(small(1.0)),
@@ -240,6 +241,15 @@ def _lightcurve_data(start: float, cadence_days: float, rows: int, rng: np.rando
         "POS_CORR1": small(0.05),
         "POS_CORR2": small(0.05),
     }
+
+
+def _sap_trend(time: np.ndarray, planted: bool) -> np.ndarray | np.float32:
+    """SAP flux is PDCSAP before the systematics are removed: 0.98 of it, and in planted files also a slow
+    drift over the observation, as pointing and focus change (so quick-looks show the two apart)."""
+    if not planted:
+        return np.float32(0.98)  # the bytes of every unplanted file stay as they were
+    span = max(float(time[-1] - time[0]), 1e-9)
+    return (0.98 * (1.0 - 0.02 * ((time - time[0]) / span) ** 2)).astype(np.float32)
 
 
 def _aperture_hdu(rng: np.random.Generator) -> fits.ImageHDU:

@@ -63,7 +63,7 @@ def _lightcurve_table(hdus: object) -> object:
 
 
 def _good_cadences(arrays: dict[str, np.ndarray], time_unit: str) -> LightCurve:
-    time, pdcsap, sap, quality = (arrays[c] for c in REQUIRED_COLUMNS)
+    time, pdcsap, sap, quality = arrays["TIME"], arrays["PDCSAP_FLUX"], arrays["SAP_FLUX"], arrays["QUALITY"]
     good = np.isfinite(time) & np.isfinite(pdcsap) & (np.nan_to_num(quality, nan=1.0) == 0)
     if good.sum() < MIN_GOOD_CADENCES:
         raise BadLightCurveError(f"PDCSAP_FLUX: only {int(good.sum())} good cadences of {len(time)} "
