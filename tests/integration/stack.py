@@ -318,8 +318,14 @@ class AirflowStack:
     def process(self, name: str) -> _Proc:
         return next(p for p in self.processes if p.name == name)
 
-    def forget(self, proc: _Proc) -> None:
-        """Stop watching a process the caller ended on purpose (a killed worker), once it is gone."""
+    def kill(self, proc: _Proc) -> None:
+        """SIGKILL a component at once, as the kernel's OOM killer would: its process group and every descendant
+        recorded (one may have left the group), each by its pid; then stop watching it."""
+        proc.record_descendants()
+        _kill_group(proc.popen.pid, signal.SIGKILL)
+        for pid in _live(proc.descendants):
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
         proc.popen.wait(timeout=30)
         self.processes.remove(proc)
 

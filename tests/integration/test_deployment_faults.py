@@ -5,7 +5,7 @@ stopping them touches nothing else on the machine:
 * a Celery worker killed with SIGKILL in the middle of a copy batch (a new worker is started, as compose's
   ``restart: always`` would);
 * Redis stopped for 30 s and started again (empty: no persistence) while tasks are queued and running;
-* PostgreSQL, the metadata database, restarted while the run is in progress;
+* PostgreSQL, the metadata database, restarted (down 5 s) while the run is in progress;
 * the local destination's file system full (a small tmpfs mounted by the test): the batch fails saying the disk
   is full, no truncated file is left under a final name, and after space is freed a rerun completes.
 
@@ -18,8 +18,8 @@ figures (time from fault to success, files and bytes copied again) are printed a
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -53,6 +53,7 @@ N_HOSTS = 24
 TARGETS_PER_BATCH = 6
 RUN_TIMEOUT_S = 180
 REDIS_DOWN_S = 30
+PG_DOWN_S = 5  # about what a container restart takes
 # Faster detection than Airflow's defaults (300 s heartbeat timeout, 600 s queued timeout) so that the test
 # stays short; docs/deploy.md gives the defaults' timings.
 FAULT_ENV = {
@@ -195,16 +196,14 @@ def partials(root: Path) -> list[str]:
 
 
 def source_files(d: Deployment) -> dict[str, bytes]:
-    client = d.standins.s3.client()
-    try:
-        return {f.key: client.get_object(Bucket=d.standins.public_bucket, Key=f.key)["Body"].read()
-                for host in d.standins.universe.confirmed_hosts() for f in host.files}
-    finally:
-        client.close()
+    """Key -> bytes of every file of the confirmed hosts, as the stand-in's bucket serves them (built from the
+    universe: no request, so that the request log holds the pipeline's reads only)."""
+    universe = d.standins.universe
+    return {f.key: universe.fits_bytes(f) for host in universe.confirmed_hosts() for f in host.files}
 
 
 def source_gets(d: Deployment) -> Counter[str]:
-    """Object key -> GETs of it from the public bucket (the pipeline's reads; ours go with the admin header)."""
+    """Object key -> GETs of it from the public bucket: the pipeline's reads (the test reads none)."""
     prefix = f"/{d.standins.public_bucket}/"
     return Counter(e["path"][len(prefix):] for e in d.standins.s3.request_log
                    if e["method"] == "GET" and e["path"].startswith(prefix) and len(e["path"]) > len(prefix))
@@ -246,7 +245,10 @@ def record(d: Deployment, fault: str, outcome: dict, expected: dict[str, bytes])
 
 
 def _print_figures(total: float) -> None:
-    print(f"\ndeployment faults ({total:.0f} s in all):")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "deployment_faults.json").write_text(json.dumps({"seconds": round(total), "faults": FIGURES},
+                                                                 indent=2))
+    print(f"\ndeployment faults ({total:.0f} s in all; tests/artifacts/deployment_faults.json):")
     for f in FIGURES:
         print(f"  {f['fault']}: success {f['seconds_to_success']} s after the fault, runs {f['runs']}, "
               f"{f['files_recopied']} of {f['files']} files ({f['bytes_recopied']} of {f['bytes']} bytes) "
@@ -264,8 +266,7 @@ def test_celery_worker_killed_mid_batch(deployment: Deployment) -> None:
              "a copy in progress")
     worker = d.airflow.process("celery-worker")
     fault_at = time.monotonic()
-    os.killpg(worker.popen.pid, signal.SIGKILL)  # the worker, its pool and the tasks it runs: one group, ours
-    d.airflow.forget(worker)
+    d.airflow.kill(worker)  # the worker, its pool and the tasks they run
     d.airflow.spawn_worker("celery-worker-2")
     d.standins.s3.body_delay_s = 0.0
     outcome = complete(d, run_id, root, fault_at)
@@ -300,6 +301,7 @@ def test_postgres_restarted_during_the_run(deployment: Deployment) -> None:
     wait_for(lambda: copy_task_in_flight(d, run_id), "a copy task running")
     fault_at = time.monotonic()
     d.postgres.stop()
+    time.sleep(PG_DOWN_S)
     d.postgres.start()
     d.standins.s3.body_delay_s = 0.0
     outcome = complete(d, run_id, root, fault_at)
