@@ -487,9 +487,10 @@ class AirflowStack:
                 path = (f"{self.run_path(dag_id, run_id)}/taskInstances/{ti['task_id']}/logs/"
                         f"{max(ti['try_number'], 1)}")
                 params = {"map_index": ti["map_index"], "full_content": "true"}
-                response = self.api("GET", path, params=params, check=False, headers={"Accept": "text/plain"})
+                response = self.api("GET", path, params=params, check=False,
+                                    headers={"Accept": "application/json"})
                 lines.append(f"--- log of {ti['task_id']}[{ti['map_index']}] ({ti['state']}):\n"
-                             f"{response.text[-4000:]}")
+                             f"{_log_text(response)[-4000:]}")
         return "\n".join(lines)
 
     # diagnostics and teardown ---------------------------------------------------------------------
@@ -608,6 +609,17 @@ def _live(pids: dict[int, float | None]) -> list[int]:
             if (created is None or process.create_time() == created) and process.status() != psutil.STATUS_ZOMBIE:
                 alive.append(pid)
     return alive
+
+
+def _log_text(response: requests.Response) -> str:
+    """A task log from the REST API (JSON: ``content`` is a list of structured lines) as text."""
+    try:
+        content = response.json()["content"]
+    except (ValueError, KeyError, TypeError):
+        return response.text
+    if isinstance(content, str):
+        return content
+    return "\n".join(line if isinstance(line, str) else json.dumps(line) for line in content)
 
 
 def _http_ok(url: str) -> bool:
