@@ -172,11 +172,12 @@ def complete(d: Deployment, run_id: str, destination: Path, fault_at: float) -> 
     """Wait for the run; if it failed, rerun it plainly until one succeeds. Returns what happened."""
     runs = [(run_id, wait_end(d, run_id))]
     report = "" if runs[-1][1] == "success" else d.airflow.run_report(DAG_ID, run_id)
+    failed = sorted(k for k, v in d.airflow.task_states(DAG_ID, run_id).items() if v not in ("success", "skipped"))
     while runs[-1][1] != "success":
         assert len(runs) < 3, f"two reruns did not complete the run: {runs}\n{report}"
         rerun = trigger(d, destination, "rerun after a fault")
         runs.append((rerun, wait_end(d, rerun)))
-    return {"runs": runs, "seconds": time.monotonic() - fault_at, "first_report": report}
+    return {"runs": runs, "seconds": time.monotonic() - fault_at, "first_report": report, "first_failed": failed}
 
 
 def copy_task_in_flight(d: Deployment, run_id: str) -> bool:
@@ -242,7 +243,8 @@ def record(d: Deployment, fault: str, outcome: dict, expected: dict[str, bytes])
     gets = source_gets(d)
     again = {k: n - 1 for k, n in gets.items() if n > 1}
     figures = {"fault": fault, "seconds_to_success": round(outcome["seconds"], 1),
-               "runs": [state for _, state in outcome["runs"]], "files": len(expected),
+               "runs": [state for _, state in outcome["runs"]], "first_run_failed": outcome.get("first_failed", []),
+               "files": len(expected),
                "bytes": sum(map(len, expected.values())), "files_recopied": sum(again.values()),
                "bytes_recopied": sum(len(expected[k]) * n for k, n in again.items() if k in expected)}
     FIGURES.append(figures)
@@ -337,6 +339,8 @@ def test_local_destination_disk_full(deployment: Deployment) -> None:
         outcome = complete(d, trigger(d, root, "rerun after freeing space"), root, freed_at)
         assert [state for _, state in outcome["runs"]] == ["success"], outcome["runs"]
         outcome["runs"].insert(0, (run_id, first))
+        outcome["first_failed"] = sorted(k for k, v in d.airflow.task_states(DAG_ID, run_id).items()
+                                         if v not in ("success", "skipped"))
         print(record(d, "disk full, then space freed", outcome, check_destination(d, root)))
     finally:
         unmount(root)
