@@ -6,8 +6,9 @@ FROM apache/airflow:3.3.2-python3.11
 # The base image's default user is already `airflow`; be explicit, pip must not run as root.
 USER airflow
 
-# Every package in requirements.txt is pinned with ==, including apache-airflow itself, so pip
-# cannot upgrade or downgrade the Airflow that ships in the base image.
+# requirements.txt is the runtime set only (no test tool: those are in requirements-dev.txt). Every package
+# is pinned with ==, including apache-airflow itself, so pip cannot upgrade or downgrade the Airflow that
+# ships in the base image.
 COPY --chown=airflow:0 requirements.txt /opt/airflow/requirements.txt
 RUN pip install --no-cache-dir -r /opt/airflow/requirements.txt
 

@@ -4,23 +4,32 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${LIGHTCURVE_INGEST_VENV:-$REPO/.venv}"
 PYTHON_BIN="${PYTHON_BIN:-$(command -v python3.11 || command -v python3)}"
 
+# ensure_venv [runtime|dev]: the venv with requirements.txt (runtime, the default: what the DAGs need) or
+# requirements-dev.txt (dev: the runtime set plus the test, benchmark and lint tools).
 ensure_venv() {
+  local set="${1:-runtime}" file
+  case "$set" in
+    runtime) file="requirements.txt" ;;
+    dev) file="requirements-dev.txt" ;;
+    *) echo "ensure_venv: unknown set '$set' (runtime or dev)" >&2; return 1 ;;
+  esac
   if [ ! -x "$VENV/bin/python" ]; then
     echo "== creating $VENV with $PYTHON_BIN"
     "$PYTHON_BIN" -m venv "$VENV"
   fi
   local stamp="$VENV/.requirements.sha256"
   local want
-  want="$(sha256sum "$REPO/requirements.txt" | cut -d' ' -f1)"
+  # requirements-dev.txt includes requirements.txt: the stamp covers both files and the set chosen.
+  want="$set $(cat "$REPO/requirements.txt" "$REPO/$file" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "== installing requirements.txt into $VENV (log: $VENV/pip-install.log)"
+    echo "== installing $file into $VENV (log: $VENV/pip-install.log)"
     # pip compiles every module to .pyc here (about 40 s). Do not skip it: where PYTHONDONTWRITEBYTECODE is
     # set (as on this machine), nothing is cached later, and each process then compiles Airflow from source
     # on import (14 s instead of 4.5 s a process, for every task and CLI call).
-    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -r "$REPO/requirements.txt" \
+    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -r "$REPO/$file" \
         >"$VENV/pip-install.log" 2>&1; then
       tail -n 40 "$VENV/pip-install.log"
-      echo "pip install -r requirements.txt failed" >&2
+      echo "pip install -r $file failed" >&2
       return 1
     fi
     echo "$want" >"$stamp"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,17 @@ def read_local_catalog(root: Path, table: str = "files") -> pd.DataFrame:
 
 def sha256_hex(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def mount_tmpfs(path: Path, size: int, *, remount: bool = False) -> None:
+    """Mount a tmpfs of ``size`` bytes on ``path`` (or change the size of the one there); fails, never skips,
+    with the reason when it cannot (it needs root)."""
+    options = f"{'remount,' if remount else ''}size={max(size, 4096)},mode=0755"
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, (f"cannot mount a {size}-byte tmpfs on {path} (uid {os.getuid()}): "
+                                    f"{result.stderr.strip()}; the disk-full tests need root and mount")
+
+
+def unmount(path: Path) -> None:
+    subprocess.run(["umount", str(path)], capture_output=True, check=False)

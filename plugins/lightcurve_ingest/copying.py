@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.errors import DiskFullError, InvalidInputError
 from lightcurve_ingest.missions import Mission
 from lightcurve_ingest.payloads import LightCurveFile
 from lightcurve_ingest.source_bucket import SourceBucket
@@ -43,6 +43,7 @@ class CopyResult:
     method: str = ""
     bytes_through_worker: int = 0
     error: str = ""
+    disk_full: bool = False
 
 
 class Copier:
@@ -68,7 +69,7 @@ class Copier:
         except Exception as err:
             log.error("Giving up on %s: %s", file.source_key, err)
             return CopyResult(file=file, status=FAILED, destination_uri=self._uri(file),
-                              error=f"{type(err).__name__}: {err}")
+                              error=f"{type(err).__name__}: {err}", disk_full=isinstance(err, DiskFullError))
 
     def _uri(self, file: LightCurveFile) -> str:
         try:
@@ -169,7 +170,7 @@ def _with_retries(action: Callable[[], CopyResult], what: str) -> CopyResult:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return action()
-        except InvalidInputError:
+        except (InvalidInputError, DiskFullError):  # retrying at once cannot help
             raise
         except Exception as err:  # S3 faults, resets and failed verifications are all retried
             if attempt == ATTEMPTS:

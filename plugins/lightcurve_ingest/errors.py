@@ -13,3 +13,13 @@ class InvalidInputError(ValueError):
 
 class ServiceReplyError(RuntimeError):
     """A remote service answered with something the pipeline cannot use."""
+
+
+class DiskFullError(OSError):
+    """A local destination's file system has no space left (ENOSPC or EDQUOT); retrying cannot help until space
+    is freed."""
+
+    def __init__(self, root: str, key: str, err: OSError) -> None:
+        super().__init__(err.errno, f"disk full: no space left on the destination {root} writing {key} "
+                                    f"({err.strerror}); free space there and rerun the DAG")
+        self.root, self.key = root, key

@@ -9,6 +9,7 @@ destination and checked here, so nothing can be read or written outside it.
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import glob
 import hashlib
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lightcurve_ingest.destination import Destination
-from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.errors import DiskFullError, InvalidInputError
 from lightcurve_ingest.settings import S3_TRANSFER_CONCURRENCY, S3_TRANSFER_IO_QUEUE
 from lightcurve_ingest.source_bucket import SourceBucket
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _KEY = re.compile(r"[A-Za-z0-9_.\-=+]+(?:/[A-Za-z0-9_.\-=+]+)*")
 CONFLICT_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 ACCESS_DENIED_CODES = ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch")
 
 
@@ -142,14 +144,19 @@ class LocalStorage(Storage):
         final.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_partials(final)
         partial = final.with_name(f".{final.name}.part-{uuid.uuid4().hex[:12]}")
-        with open(partial, "xb") as claim:
-            fcntl.flock(claim, fcntl.LOCK_EX)  # held while this write runs: the partial is not stale
-            try:
-                result = write(partial)
-                os.replace(partial, final)
-                _fsync_dir(final.parent)
-            finally:
-                partial.unlink(missing_ok=True)
+        try:
+            with open(partial, "xb") as claim:
+                fcntl.flock(claim, fcntl.LOCK_EX)  # held while this write runs: the partial is not stale
+                try:
+                    result = write(partial)
+                    os.replace(partial, final)
+                    _fsync_dir(final.parent)
+                finally:
+                    partial.unlink(missing_ok=True)
+        except OSError as err:
+            if err.errno in DISK_FULL_ERRNOS:
+                raise DiskFullError(str(self.root), key, err) from err
+            raise
         return result
 
     @contextmanager

@@ -167,6 +167,9 @@ def copy_light_curves(mission: Mission, listing: Listing, params: dict[str, Any]
     catalog.upsert(cat.TARGETS_TABLE, _target_states(mission, listing, results, known, run.run_id))
     counts = count_statuses(results)
     log.info("Batch %s: %s, %d new in the catalog", listing.batch.label, counts, new_files)
+    full = [r for r in results if r.disk_full]
+    if full:  # the verified copies are in the catalog; the task fails so that the operator sees why
+        raise RuntimeError(f"{len(full)} of {len(results)} file(s) not copied: {full[0].error}")
     return BatchResult(
         label=listing.batch.label, targets=len(listing.batch.targets),
         not_found=[mission.label(t) for t in listing.not_found], observations=listing.observations,

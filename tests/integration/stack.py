@@ -104,6 +104,7 @@ class _Proc:
     name: str
     popen: subprocess.Popen
     log: Path
+    args: tuple[str, ...] = ()
     descendants: dict[int, float] = field(default_factory=dict)  # pid -> create time (pids get reused)
 
     def record_descendants(self) -> None:
@@ -194,7 +195,11 @@ class AirflowStack:
 
     def __init__(self, extra_env: Mapping[str, str] | None = None, *, worker_concurrency: int = 4,
                  api_workers: int = 1, home: Path | None = None, keep_home: bool = False,
-                 unpause: tuple[str, ...] = (DAG_ID, CONSUMER_DAG_ID)) -> None:
+                 unpause: tuple[str, ...] = (DAG_ID, CONSUMER_DAG_ID), broker_url: str | None = None,
+                 database_url: str | None = None) -> None:
+        """``broker_url`` (a Redis URL) and ``database_url`` (``postgresql+psycopg2://...``, the database existing)
+        point the stack at services the caller owns; without them it claims a Redis index and creates a database
+        on the machine's own services."""
         self.run_tag = uuid.uuid4().hex[:10]
         self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix="k2-airflow-stack-"))
         self.keep_home = keep_home
@@ -210,6 +215,8 @@ class AirflowStack:
         self.scheduler_health_port = free_port()
         self.worker_log_port = free_port()
         self.extra_env = dict(extra_env or {})
+        self.broker_url = broker_url
+        self.database_url = database_url
         self.processes: list[_Proc] = []
         self._db_created = False
         self._token: str | None = None
@@ -220,14 +227,15 @@ class AirflowStack:
         from cryptography.fernet import Fernet
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
-        sql = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}"
+        sql = self.database_url or f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}"
+        broker = self.broker_url or f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}"
         env.update({
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__CORE__AUTH_MANAGER": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql,
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}",
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}",
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sql.replace("postgresql+psycopg2://", "postgresql://"),
+            "AIRFLOW__CELERY__BROKER_URL": broker,
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
@@ -273,9 +281,11 @@ class AirflowStack:
         deadline = deadline or Deadline(300)
         try:
             self.proc_logs.mkdir(parents=True, exist_ok=True)
-            self.redis_db = claim_redis_db(self.run_tag)
-            create_database(self.database)
-            self._db_created = True
+            if self.broker_url is None:
+                self.redis_db = claim_redis_db(self.run_tag)
+            if self.database_url is None:
+                create_database(self.database)
+                self._db_created = True
             self.env = self._build_env()
             (self.home / "stack-env.sh").write_text(
                 "".join(f"export {k}={json.dumps(v)}\n" for k, v in sorted(self.env.items())
@@ -289,9 +299,7 @@ class AirflowStack:
                        "--workers", str(self.api_workers))
             self.spawn("scheduler", "scheduler")
             self.spawn("dag-processor", "dag-processor")
-            self.spawn("celery-worker", "celery", "worker", "--concurrency", str(self.worker_concurrency),
-                       "--queues", self.queue, "--celery-hostname", f"k2it-{self.run_tag}@%h",
-                       "--without-gossip", "--without-mingle")
+            self.spawn_worker()
             self.wait_ready(deadline)
             for dag_id in self.unpause:
                 self.wait_for_dag(dag_id, deadline)
@@ -301,14 +309,45 @@ class AirflowStack:
             raise
         return self
 
+    def spawn_worker(self, name: str = "celery-worker") -> _Proc:
+        """A Celery worker on the stack's queue (another one, under another name, replaces a killed one)."""
+        return self.spawn(name, "celery", "worker", "--concurrency", str(self.worker_concurrency),
+                          "--queues", self.queue, "--celery-hostname", f"{name}-{self.run_tag}@%h",
+                          "--without-gossip", "--without-mingle")
+
+    def process(self, name: str) -> _Proc:
+        return next(p for p in self.processes if p.name == name)
+
+    def kill(self, proc: _Proc) -> None:
+        """SIGKILL a component at once, as the kernel's OOM killer would: its process group and every descendant
+        recorded (one may have left the group), each by its pid; then stop watching it."""
+        proc.record_descendants()
+        _kill_group(proc.popen.pid, signal.SIGKILL)
+        for pid in _live(proc.descendants):
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+        proc.popen.wait(timeout=30)
+        self.processes.remove(proc)
+
     def spawn(self, name: str, *args: str) -> _Proc:
         log = self.proc_logs / f"{name}.log"
         with open(log, "ab") as out:
             popen = subprocess.Popen([*airflow_command(), *args], env=self.env, cwd=self.home, stdout=out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        proc = _Proc(name, popen, log)
+        proc = _Proc(name, popen, log, args)
         self.processes.append(proc)
         return proc
+
+    def restart_exited(self) -> list[str]:
+        """Start again, with the same arguments, every component that has exited (what ``restart: always`` does
+        in docker-compose.yaml); returns their names."""
+        restarted = []
+        for proc in list(self.processes):
+            if proc.popen.poll() is not None:
+                self.processes.remove(proc)
+                self.spawn(proc.name, *proc.args)
+                restarted.append(proc.name)
+        return restarted
 
     def cli(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
         """Run one ``airflow`` CLI command with the stack's environment (in its own session, killed on timeout)."""
@@ -448,9 +487,10 @@ class AirflowStack:
                 path = (f"{self.run_path(dag_id, run_id)}/taskInstances/{ti['task_id']}/logs/"
                         f"{max(ti['try_number'], 1)}")
                 params = {"map_index": ti["map_index"], "full_content": "true"}
-                response = self.api("GET", path, params=params, check=False, headers={"Accept": "text/plain"})
+                response = self.api("GET", path, params=params, check=False,
+                                    headers={"Accept": "application/json"})
                 lines.append(f"--- log of {ti['task_id']}[{ti['map_index']}] ({ti['state']}):\n"
-                             f"{response.text[-4000:]}")
+                             f"{_log_text(response)[-4000:]}")
         return "\n".join(lines)
 
     # diagnostics and teardown ---------------------------------------------------------------------
@@ -569,6 +609,17 @@ def _live(pids: dict[int, float | None]) -> list[int]:
             if (created is None or process.create_time() == created) and process.status() != psutil.STATUS_ZOMBIE:
                 alive.append(pid)
     return alive
+
+
+def _log_text(response: requests.Response) -> str:
+    """A task log from the REST API (JSON: ``content`` is a list of structured lines) as text."""
+    try:
+        content = response.json()["content"]
+    except (ValueError, KeyError, TypeError):
+        return response.text
+    if isinstance(content, str):
+        return content
+    return "\n".join(line if isinstance(line, str) else json.dumps(line) for line in content)
 
 
 def _http_ok(url: str) -> bool:
