@@ -81,11 +81,11 @@ def build_ingest_dag(slug: str) -> Any:
         def plan_targets(params: Any = None, ti: Any = None) -> list[dict]:
             """Returns the batches to map over; the rest of the plan goes to the summary as XCom "plan"."""
             from lightcurve_ingest import tasks
-            from lightcurve_ingest.errors import InvalidInputError
+            from lightcurve_ingest.errors import RETRY_CANNOT_HELP
 
             try:
                 planned = tasks.plan_targets(mission, params, _run_info(), _services()).to_dict()
-            except InvalidInputError as err:  # bad input: retrying cannot help
+            except RETRY_CANNOT_HELP as err:  # bad input, a full disk
                 raise AirflowFailException(str(err)) from err
             ti.xcom_push(key="plan", value={**planned, "batches": []})
             return planned["batches"]
@@ -101,10 +101,14 @@ def build_ingest_dag(slug: str) -> Any:
         @task(map_index_template="{{ batch_label }}")
         def copy_light_curves(listing: dict, params: Any = None) -> dict:
             from lightcurve_ingest import tasks
+            from lightcurve_ingest.errors import RETRY_CANNOT_HELP
             from lightcurve_ingest.payloads import Listing
 
             get_current_context()["batch_label"] = listing["batch"]["label"]
-            result = tasks.copy_light_curves(mission, Listing.from_dict(listing), params, _run_info(), _services())
+            try:
+                result = tasks.copy_light_curves(mission, Listing.from_dict(listing), params, _run_info(), _services())
+            except RETRY_CANNOT_HELP as err:  # a full disk: retries would only read the same files again
+                raise AirflowFailException(str(err)) from err
             return result.to_dict()
 
         @task_group(group_id="batch")

@@ -19,7 +19,7 @@ from lightcurve_ingest.catalog import Catalog
 from lightcurve_ingest.connections import Services
 from lightcurve_ingest.copying import ADOPTED, COPIED, FAILED, PRESENT, Copier, CopyResult, count_statuses
 from lightcurve_ingest.discovery import find_light_curves as find_in_mast
-from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.errors import InvalidInputError, RetryCannotHelpError
 from lightcurve_ingest.missions import Mission
 from lightcurve_ingest.params import RunParams
 from lightcurve_ingest.payloads import Batch, BatchResult, Listing, Plan, ReleaseWindow, Target
@@ -168,8 +168,8 @@ def copy_light_curves(mission: Mission, listing: Listing, params: dict[str, Any]
     counts = count_statuses(results)
     log.info("Batch %s: %s, %d new in the catalog", listing.batch.label, counts, new_files)
     full = [r for r in results if r.disk_full]
-    if full:  # the verified copies are in the catalog; the task fails so that the operator sees why
-        raise RuntimeError(f"{len(full)} of {len(results)} file(s) not copied: {full[0].error}")
+    if full:  # the verified copies are in the catalog; the task fails, without retries, so the operator sees why
+        raise RetryCannotHelpError(f"{len(full)} of {len(results)} file(s) not copied: {full[0].error}")
     return BatchResult(
         label=listing.batch.label, targets=len(listing.batch.targets),
         not_found=[mission.label(t) for t in listing.not_found], observations=listing.observations,

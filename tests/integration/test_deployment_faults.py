@@ -327,6 +327,9 @@ def test_local_destination_disk_full(deployment: Deployment) -> None:
         report = d.airflow.run_report(DAG_ID, run_id)
         assert first == "failed", f"the run did not fail on a full disk\n{report}"
         assert "disk full" in report and str(root) in report, report
+        copies = [t for t in d.airflow.task_instances(DAG_ID, run_id) if t["task_id"] == "batch.copy_light_curves"]
+        assert all(t["try_number"] == 1 for t in copies if t["state"] == "failed"), \
+            f"a full disk was retried: {[(t['map_index'], t['try_number']) for t in copies]}"
         assert not partials(root), f"partial files left: {partials(root)}"
         expected = source_files(d)
         for path in root.rglob("*"):  # whatever is under a final name is whole
