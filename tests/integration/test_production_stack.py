@@ -4,6 +4,8 @@ the public S3 bucket.
 
 * a run triggered through the REST API with params, as the UI's trigger form does; the copies at the destination
   are checked byte for byte against the stand-in's source objects;
+* the ``lightcurve_quicklook`` DAG, scheduled on the catalog Asset, runs on the REST run's Asset event and draws
+  a PNG of every file it copied, plus the gallery, into the same S3 destination;
 * ``airflow backfill create`` over three days: three successful backfill runs;
 * the UI in Debian's Chromium (headless, driven by Playwright): login, trigger form (every param with its
   description), fill ``targets`` and ``destination``, trigger, see the run succeed; screenshots of the form and
@@ -32,6 +34,7 @@ from lightcurve_ingest.settings import DEFAULT_MAST_POOL_SLOTS, MAST_POOL
 from tests.integration.stack import (
     ADMIN_PASSWORD,
     ADMIN_USER,
+    CONSUMER_DAG_ID,
     DAG_ID,
     AirflowStack,
     Deadline,
@@ -52,6 +55,8 @@ MODULE_LIMIT_S = float(os.environ.get("K2_INTEGRATION_TIME_LIMIT", "600"))  # st
 RUN_TIMEOUT_S = 180
 DEST_BUCKET = "team-bucket"
 CATALOG_DIR = "_catalog"
+QUICKLOOK_DAG_ID = "lightcurve_quicklook"
+QUICKLOOK_DIR = "_quicklook"
 N_HOSTS = 20
 BACKFILL_DAYS = ("2026-11-20", "2026-11-21", "2026-11-22")
 _LIMITS: dict[str, TimeLimit] = {}
@@ -75,7 +80,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[tuple[AirflowStack, object
     try:
         with Standins(n_hosts=N_HOSTS, kepler_hosts=0, tess_hosts=0) as standins:
             standins.s3.create_bucket(DEST_BUCKET)
-            airflow = AirflowStack(standins.airflow_env(), keep_home=bool(os.environ.get("K2_KEEP_STACK_HOME")))
+            airflow = AirflowStack(standins.airflow_env(), keep_home=bool(os.environ.get("K2_KEEP_STACK_HOME")),
+                                   unpause=(DAG_ID, CONSUMER_DAG_ID, QUICKLOOK_DAG_ID))
             print(f"\nAirflow stack home: {airflow.home}; api-server {airflow.base_url}")
             failed = True
             try:
@@ -132,7 +138,7 @@ def s3_destination_files(standins, bucket: str, prefix: str) -> dict[str, bytes]
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
             for item in page.get("Contents", []):
                 relative = item["Key"][len(prefix) + 1:]
-                if not relative.startswith(f"{CATALOG_DIR}/"):
+                if not relative.startswith((f"{CATALOG_DIR}/", f"{QUICKLOOK_DIR}/")):
                     files[relative] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
         return files
     finally:
@@ -141,7 +147,7 @@ def s3_destination_files(standins, bucket: str, prefix: str) -> dict[str, bytes]
 
 def local_destination_files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.relative_to(root).parts[0] != CATALOG_DIR}
+            if p.is_file() and p.relative_to(root).parts[0] not in (CATALOG_DIR, QUICKLOOK_DIR)}
 
 
 def assert_same_files(found: dict[str, bytes], expected: dict[str, bytes], *, exact: bool = True) -> None:
@@ -192,6 +198,46 @@ def test_rest_api_trigger_with_params_copies_every_file(stack) -> None:  # noqa:
     finds = [t for t in tasks if t["task_id"] == "batch.find_light_curves"]
     assert len(finds) == summary["batches"] and {t["pool"] for t in finds} == {MAST_POOL}
     assert all(t["state"] == "success" for t in tasks), {t["task_id"]: t["state"] for t in tasks}
+
+
+def test_quicklook_runs_on_the_catalog_asset_event(stack) -> None:  # noqa: ANN001
+    """The REST run (the test above) published the K2 catalog Asset: the quick-look DAG ran on its event and drew
+    every file the run copied into its destination, then the gallery. (The scheduled run made when the DAG was
+    unpaused may have triggered a run of its own, for its own destination.)"""
+    airflow, standins = stack
+    copied = set(s3_destination_files(standins, DEST_BUCKET, "rest"))
+    expected = {f"{key}.png" for key in copied} | {"index.html"}
+    client = standins.s3.client(signed=True)
+    try:
+        deadline = Deadline(RUN_TIMEOUT_S)
+        while True:
+            runs = airflow.dag_runs(QUICKLOOK_DAG_ID)
+            drawn = _quicklook_keys(client, "rest")
+            if drawn == expected and runs and all(r["state"] in ("success", "failed") for r in runs):
+                break
+            if deadline.remaining <= 0:
+                raise StackError(f"quick-looks not drawn in time: {len(drawn)} of {len(expected)} files; runs "
+                                 f"{[(r['dag_run_id'], r['state']) for r in runs]}")
+            time.sleep(1)
+        # Later tests' runs would trigger it again: it has done what this test needs.
+        airflow.api("PATCH", f"/api/v2/dags/{QUICKLOOK_DAG_ID}", json={"is_paused": True})
+        assert {r["run_type"] for r in runs} == {"asset_triggered"}, runs
+        failed = [r["dag_run_id"] for r in runs if r["state"] != "success"]
+        assert not failed, "\n".join(airflow.run_report(QUICKLOOK_DAG_ID, r) for r in failed)
+        for key in sorted(drawn):
+            head = client.head_object(Bucket=DEST_BUCKET, Key=f"rest/{QUICKLOOK_DIR}/{key}")
+            assert head["ContentType"] == ("text/html; charset=utf-8" if key == "index.html" else "image/png")
+            assert head["ContentLength"] > 1000, key
+        page = client.get_object(Bucket=DEST_BUCKET, Key=f"rest/{QUICKLOOK_DIR}/index.html")["Body"].read().decode()
+    finally:
+        client.close()
+    assert all(f'src="{key}.png"' in page for key in copied)
+
+
+def _quicklook_keys(client, prefix: str) -> set[str]:  # noqa: ANN001
+    below = f"{prefix}/{QUICKLOOK_DIR}/"
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=DEST_BUCKET, Prefix=below)
+    return {item["Key"][len(below):] for page in pages for item in page.get("Contents", [])}
 
 
 def test_backfill_create_three_days(stack) -> None:  # noqa: ANN001
