@@ -29,10 +29,14 @@ def labelled(files: Any, targets: Any) -> Any:
     return files.merge(targets[["mission", "target_id", *LABELS]], on=["mission", "target_id"], how="left")
 
 
+def labelled_files(catalog: Catalog) -> Any:
+    """Every light curve of a catalog with its target's labels."""
+    return labelled(catalog.read(cat.FILES_TABLE), catalog.read(cat.TARGETS_TABLE))
+
+
 def read_labelled_files(destination: str, dest_aws_conn_id: str = DEFAULT_DEST_AWS_CONN_ID) -> Any:
     """Every light curve of a destination with its target's labels: a training set's index."""
-    catalog = open_catalog(destination, dest_aws_conn_id)
-    return labelled(catalog.read(cat.FILES_TABLE), catalog.read(cat.TARGETS_TABLE))
+    return labelled_files(open_catalog(destination, dest_aws_conn_id))
 
 
 def new_files_of_events(events: list[Any]) -> Any:

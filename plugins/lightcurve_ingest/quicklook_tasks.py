@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lightcurve_ingest import catalog as cat
 from lightcurve_ingest.catalog import Catalog
 from lightcurve_ingest.connections import dest_s3_hook, destination_storage
-from lightcurve_ingest.consumer import labelled
+from lightcurve_ingest.consumer import labelled_files
 from lightcurve_ingest.destination import parse_destination
 from lightcurve_ingest.errors import InvalidInputError
 from lightcurve_ingest.missions import get_mission
@@ -84,8 +83,7 @@ def plan_plots(requests: list[PlotRequest], per_batch: int, hook_factory: HookFa
 
 
 def missing_plots(request: PlotRequest, storage: Storage) -> list[PlotJob]:
-    catalog = Catalog(storage)
-    files = labelled(catalog.read(cat.FILES_TABLE), catalog.read(cat.TARGETS_TABLE))
+    files = labelled_files(Catalog(storage))
     if request.run_ids is not None:
         files = files[files["run_id"].isin(request.run_ids)]
     drawn = storage.keys(QUICKLOOK_DIR)
@@ -171,8 +169,7 @@ def write_gallery(destination: str, dest_aws_conn_id: str, hook_factory: HookFac
     """Rewrite ``_quicklook/index.html`` (whole, atomically) with every light curve of the destination that has a
     PNG; returns what it holds."""
     storage = open_storage(destination, dest_aws_conn_id, hook_factory)
-    catalog = Catalog(storage)
-    files = labelled(catalog.read(cat.FILES_TABLE), catalog.read(cat.TARGETS_TABLE))
+    files = labelled_files(Catalog(storage))
     rows = gallery_rows(files, storage.keys(QUICKLOOK_DIR))
     page = render_page(rows)
     storage.put(GALLERY_KEY, lambda partial: Path(partial).write_text(page, encoding="utf-8"),

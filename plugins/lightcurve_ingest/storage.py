@@ -222,8 +222,9 @@ class S3Storage(Storage):
             result = write(local)
             config = self._transfer_config()  # load_file uses the hook's TransferConfig: bound it first
             if content_type:
+                # as load_file does, with the connection's own extra_args (encryption, ...) kept
                 self.client.upload_file(str(local), self.bucket, target, Config=config,
-                                        ExtraArgs={"ContentType": content_type})
+                                        ExtraArgs={**self.hook.extra_args, "ContentType": content_type})
                 return result
             # No acl_policy: load_file would send "no-acl" as a canned ACL, which S3 rejects (copy_object alone
             # treats "no-acl" as "send none"); the bucket's default applies, as for server-side copies.

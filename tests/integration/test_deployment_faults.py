@@ -286,33 +286,27 @@ def test_celery_worker_killed_mid_batch(deployment: Deployment) -> None:
 
 
 def test_redis_down_30s_while_tasks_queued_and_running(deployment: Deployment) -> None:
-    d = deployment
-    root = d.airflow.home / "dest-redis"
-    d.standins.s3.body_delay_s = 0.1
-    run_id = trigger(d, root, "fault: Redis down 30 s")
-    wait_for(lambda: copy_task_in_flight(d, run_id), "a copy task running")
-    fault_at = time.monotonic()
-    d.redis.stop()
-    time.sleep(REDIS_DOWN_S)
-    d.redis.start()
-    d.standins.s3.body_delay_s = 0.0
-    outcome = complete(d, run_id, root, fault_at)
-    print(record(d, "Redis down 30 s", outcome, check_destination(d, root)))
+    _service_outage_during_copies(deployment, "dest-redis", "Redis down 30 s", deployment.redis, REDIS_DOWN_S)
 
 
 def test_postgres_restarted_during_the_run(deployment: Deployment) -> None:
-    d = deployment
-    root = d.airflow.home / "dest-postgres"
+    _service_outage_during_copies(deployment, "dest-postgres", "PostgreSQL restart", deployment.postgres, PG_DOWN_S)
+
+
+def _service_outage_during_copies(d: Deployment, folder: str, fault: str, service: LocalRedis | LocalPostgres,
+                                  down_s: float) -> None:
+    """Stop ``service`` while a copy task runs, start it again ``down_s`` later; the run (or a rerun) completes."""
+    root = d.airflow.home / folder
     d.standins.s3.body_delay_s = 0.1
-    run_id = trigger(d, root, "fault: PostgreSQL restart")
+    run_id = trigger(d, root, f"fault: {fault}")
     wait_for(lambda: copy_task_in_flight(d, run_id), "a copy task running")
     fault_at = time.monotonic()
-    d.postgres.stop()
-    time.sleep(PG_DOWN_S)
-    d.postgres.start()
+    service.stop()
+    time.sleep(down_s)
+    service.start()
     d.standins.s3.body_delay_s = 0.0
     outcome = complete(d, run_id, root, fault_at)
-    print(record(d, "PostgreSQL restart", outcome, check_destination(d, root)))
+    print(record(d, fault, outcome, check_destination(d, root)))
 
 
 def test_local_destination_disk_full(deployment: Deployment) -> None:
