@@ -16,6 +16,7 @@ from lightcurve_ingest.assets import catalog_asset
 from lightcurve_ingest.missions import get_mission
 from lightcurve_ingest.params import param_specs
 from lightcurve_ingest.settings import MAST_POOL, retry_delay
+from lightcurve_ingest.task_usage import measured
 
 WINDOWED_RUN_TYPES = ("scheduled", "backfill")
 DOC = """Daily copy of {name} light curves ({what}) from MAST's public bucket to a destination.
@@ -78,6 +79,7 @@ def build_ingest_dag(slug: str) -> Any:
     )
     def ingest() -> None:
         @task
+        @measured("plan_targets")
         def plan_targets(params: Any = None, ti: Any = None) -> list[dict]:
             """Returns the batches to map over; the rest of the plan goes to the summary as XCom "plan"."""
             from lightcurve_ingest import tasks
@@ -91,6 +93,7 @@ def build_ingest_dag(slug: str) -> Any:
             return planned["batches"]
 
         @task(pool=MAST_POOL, map_index_template="{{ batch_label }}")
+        @measured("find_light_curves")
         def find_light_curves(batch: dict, params: Any = None) -> dict:
             from lightcurve_ingest import tasks
             from lightcurve_ingest.payloads import Batch
@@ -99,6 +102,7 @@ def build_ingest_dag(slug: str) -> Any:
             return tasks.find_light_curves(mission, Batch.from_dict(batch), params, _services()).to_dict()
 
         @task(map_index_template="{{ batch_label }}")
+        @measured("copy_light_curves")
         def copy_light_curves(listing: dict, params: Any = None) -> dict:
             from lightcurve_ingest import tasks
             from lightcurve_ingest.errors import RETRY_CANNOT_HELP
@@ -116,6 +120,7 @@ def build_ingest_dag(slug: str) -> Any:
             return copy_light_curves(find_light_curves(batch))
 
         @task(outlets=[asset], trigger_rule="all_done", retries=0)
+        @measured("publish_catalog")
         def publish_catalog(batch_results: Any, params: Any = None, outlet_events: Any = None) -> None:
             """Emit the catalog Asset event, only when new files landed."""
             results = _present(batch_results)
@@ -129,6 +134,7 @@ def build_ingest_dag(slug: str) -> Any:
             }
 
         @task(trigger_rule="all_done", retries=0)
+        @measured("summarize_run")
         def summarize_run(planned_batches: Any, batch_results: Any, ti: Any = None) -> dict:
             from lightcurve_ingest import tasks
             from lightcurve_ingest.payloads import BatchResult, Plan
