@@ -118,12 +118,17 @@ def dest_s3_hook(conn_id: str) -> Any:
 
 @dataclass
 class Services:
-    """The clients a run uses: built from Airflow connections by the DAGs, directly by tests and benchmarks."""
+    """The clients a run uses: built from Airflow connections by the DAGs, directly by tests and benchmarks.
+
+    Each client is built when a task first asks for it: only the copy reads the public bucket, and an S3Hook
+    with its botocore client costs a task about a second (``source_hook_factory`` builds ``source_hook`` then).
+    """
 
     mast_url: str
     archive_url: str
-    source_hook: Any
+    source_hook: Any  # an S3Hook, or None until source() first builds it with source_hook_factory
     dest_hook_factory: Callable[[str], Any]  # conn_id -> S3Hook
+    source_hook_factory: Callable[[], Any] | None = None
 
     def tap(self) -> TapClient:
         return TapClient(self.archive_url)
@@ -132,6 +137,8 @@ class Services:
         return MastClient(self.mast_url)
 
     def source(self) -> SourceBucket:
+        if self.source_hook is None and self.source_hook_factory is not None:
+            self.source_hook = self.source_hook_factory()
         return SourceBucket(self.source_hook)
 
     def storage(self, destination: Destination, dest_aws_conn_id: str) -> Storage:
@@ -146,5 +153,5 @@ def destination_storage(destination: Destination, dest_aws_conn_id: str,
 
 def services_from_connections() -> Services:
     """The clients of a run, from the Airflow connections (or the public defaults)."""
-    return Services(mast_url=mast_base_url(), archive_url=archive_base_url(), source_hook=source_s3_hook(),
-                    dest_hook_factory=dest_s3_hook)
+    return Services(mast_url=mast_base_url(), archive_url=archive_base_url(), source_hook=None,
+                    dest_hook_factory=dest_s3_hook, source_hook_factory=source_s3_hook)
