@@ -73,3 +73,29 @@ def test_each_task_imports_only_what_it_uses(standins, tmp_path: Path) -> None:
     assert {"pandas", "pyarrow"} <= set(plan_modules)
     assert {"astroquery", "astropy"} <= set(find_modules)
     assert {"astropy", "boto3", "pandas"} <= set(copy_modules)
+
+
+WORKER = """
+import json, os, sys
+sys.path[:0] = [{plugins!r}]
+from celery import Celery
+from lightcurve_ingest.celery_worker import CELERY_CONFIG
+
+before = [m for m in {heavy!r} if m in sys.modules]
+Celery("worker", config_source=CELERY_CONFIG).loader.import_default_modules()  # what `celery worker` does first
+pid = os.fork()
+if pid == 0:  # a task process: what it finds already imported
+    found = [m for m in {heavy!r} if m in sys.modules]
+    print(json.dumps({{"before": before, "in_child": found}}), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_the_celery_workers_import_the_task_libraries_once_and_their_task_processes_inherit_them() -> None:
+    script = WORKER.format(plugins=str(REPO / "plugins"), heavy=HEAVY)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reply = json.loads(done.stdout.strip().splitlines()[-1])
+    assert reply["before"] == []  # the config module itself imports none of them (the scheduler reads it too)
+    assert set(reply["in_child"]) == set(HEAVY)
