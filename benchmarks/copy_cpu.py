@@ -1,0 +1,112 @@
+"""Benchmark: worker CPU a file of the copy, S3 to a local folder (GET, verification, sha256, write).
+
+    .venv/bin/python -m benchmarks.copy_cpu                    # 300 K2 light curves (0.41-0.96 MB), 8 threads
+    .venv/bin/python -m benchmarks.copy_cpu --files 300 --threads 1 --profile 25
+
+The stand-ins run in a process of their own (``benchmarks/standin_process.py``, no latency: only CPU is
+measured). This process lists the files with MAST (not measured), builds the package's ``Copier`` into a fresh
+local folder and copies a few files to warm up (imports, the botocore client); then it copies ``--files`` more
+and reports this process's CPU time (user + system, every thread) a file and a MB. With ``--profile N`` it also
+prints the N functions with the most cumulative time (cProfile; one thread gives a readable profile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._paths import add_repo_paths
+from benchmarks.standin_process import StandinProcess, hosts_for_confirmed
+
+WARM_UP_FILES = 10
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.copy_cpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=300, help="files copied and measured (after the warm-up)")
+    parser.add_argument("--threads", type=int, default=8, help="copy threads (the DAG's default: 8)")
+    parser.add_argument("--repeats", type=int, default=3, help="measured copies of the files, each to a new folder")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N functions (cProfile)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def listed_files(info: dict, count: int) -> list:
+    """Light curves MAST lists for enough hosts, in batches of 100 targets, as find_light_curves asks."""
+    from lightcurve_ingest.discovery import find_light_curves
+    from lightcurve_ingest.mast import MastClient
+    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.payloads import Batch, Target
+
+    files, ids = [], info["targets"]
+    for start in range(0, len(ids), 100):
+        batch = Batch(label="bench", targets=tuple(Target(i, "") for i in ids[start:start + 100]))
+        files += find_light_curves(get_mission("k2"), batch, MastClient(info["mast_url"]), False).files
+        if len(files) >= count:
+            break
+    return files[:count]
+
+
+def copier_into(folder: Path):  # noqa: ANN201  (a lightcurve_ingest.copying.Copier)
+    from lightcurve_ingest.connections import services_from_connections
+    from lightcurve_ingest.copying import Copier
+    from lightcurve_ingest.destination import parse_destination
+    from lightcurve_ingest.missions import get_mission
+
+    services = services_from_connections()
+    storage = services.storage(parse_destination(str(folder)), "aws_default")
+    return Copier(get_mission("k2"), storage, services.source(), cataloged={})
+
+
+def measure(files: list, threads: int, folder: Path, profile: cProfile.Profile | None) -> dict:
+    copier = copier_into(folder)
+    cpu, started = time.process_time(), time.perf_counter()
+    if profile:
+        profile.enable()
+    # one thread: in this thread, so that cProfile sees the work
+    results = [copier.copy_one(f) for f in files] if threads == 1 else copier.copy_all(files, threads)
+    if profile:
+        profile.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - started
+    failed = [r.error for r in results if r.status != "copied"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} copies failed: {failed[0]}")
+    megabytes = sum(r.size for r in results) / 1e6
+    return {"files": len(results), "mb": round(megabytes, 1), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "cpu_ms_per_file": round(1000 * cpu / len(results), 2), "cpu_ms_per_mb": round(1000 * cpu / megabytes, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    add_repo_paths()
+    needed = args.files + WARM_UP_FILES
+    with StandinProcess(hosts_for_confirmed(needed // 3 + 1), mission="k2", mast_latency_s=0, s3_latency_s=0,
+                        tap_latency_s=0) as standins, tempfile.TemporaryDirectory(prefix="copy-cpu-") as scratch:
+        os.environ.update(standins.info["env"])
+        files = listed_files(standins.info, needed)
+        warm, measured = files[:WARM_UP_FILES], files[WARM_UP_FILES:]
+        copier_into(Path(scratch, "warm")).copy_all(warm, args.threads)
+        profile = cProfile.Profile() if args.profile else None
+        runs = [measure(measured, args.threads, Path(scratch, f"run-{i}"), profile) for i in range(args.repeats)]
+    best = min(runs, key=lambda r: r["cpu_s"])
+    print(f"{best['files']} K2 light curves ({best['mb']} MB), {args.threads} threads, S3 to a local folder: "
+          f"CPU a file {', '.join(str(r['cpu_ms_per_file']) for r in runs)} ms (best {best['cpu_ms_per_file']} ms, "
+          f"{best['cpu_ms_per_mb']} ms a MB); load {os.getloadavg()[0]:.2f}")
+    if profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "runs": runs,
+                                         "load_average": os.getloadavg()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
