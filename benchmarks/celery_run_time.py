@@ -219,6 +219,7 @@ def measure_stack(workers: int, standins: StandinProcess, args: argparse.Namespa
         stack.start(deadline)
         startup_s = time.monotonic() - started
         wait_idle(stack, deadline)
+        worker_rss_mb = psutil.Process(stack.process("celery-worker").popen.pid).memory_info().rss / 1e6
         for repeat in range(args.repeats):
             conf = {"destination": str(stack.home / f"bench-destination-{repeat}"), "full_refresh": False}
             conf.update({k: v for k, v in (("targets_per_batch", args.per_batch),
@@ -235,6 +236,7 @@ def measure_stack(workers: int, standins: StandinProcess, args: argparse.Namespa
     finally:
         stack.stop()
     return {"worker_processes": workers, "stack_start_s": round(startup_s, 1), "runs": runs,
+            "worker_main_rss_mb": round(worker_rss_mb, 1),
             "median_trigger_to_success_s": round(statistics.median(r["trigger_to_success_s"] for r in runs), 2)}
 
 
