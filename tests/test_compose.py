@@ -159,6 +159,7 @@ def test_celery_executor_and_no_examples(services):
         assert str(env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"]).lower() == "true"
         # the workers import the tasks' libraries once and fork each task from that (lightcurve_ingest.celery_worker)
         assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "lightcurve_ingest.celery_worker.CELERY_CONFIG", name
+        assert str(env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"]) == "1", name
         for key in (
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
             "AIRFLOW__CELERY__RESULT_BACKEND",

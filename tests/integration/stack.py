@@ -239,6 +239,7 @@ class AirflowStack:
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
             "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "lightcurve_ingest.celery_worker.CELERY_CONFIG",  # as compose
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",  # as compose
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
