@@ -156,3 +156,19 @@ def test_a_sector_mirror_takes_2_minute_light_curves_only_unless_asked(standins,
     both = unit_files(universe, "TESS", sector, ("lc", "fast-lc"))
     assert result["copied"] == len(both) - len(unit_files(universe, "TESS", sector))
     assert sorted(local_files(tmp_path / "lc")) == sorted(both)
+
+
+def test_a_shard_logs_its_progress_while_it_works(caplog):
+    import logging
+    import time
+
+    from lightcurve_ingest.progress import ProgressLog
+
+    caplog.set_level(logging.INFO, logger="lightcurve_ingest.progress")
+    with ProgressLog("campaign 5 2113", total=4, interval=0.05) as progress:
+        progress.add(1_000_000)
+        time.sleep(0.2)  # a slow file: lines keep coming while nothing finishes
+        progress.add(1_000_000)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) >= 3 and lines[-1].startswith("Done campaign 5 2113: 2/4 files, 2.0 MB, ")
+    assert all(" files/s, " in line and " MB/s, " in line for line in lines)
