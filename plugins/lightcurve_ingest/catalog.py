@@ -43,6 +43,7 @@ DTYPES = {
     TARGETS_TABLE: {"target_id": "int64", "files": "int64"},
 }
 PENDING, COMPLETE, INCOMPLETE, NOT_FOUND = "pending", "complete", "incomplete", "not_found"
+MIRRORED = "mirrored"  # a star known only from whole-unit mirror runs: the daily runs do not follow it
 CAS_ATTEMPTS = 20
 # The first release's tables: K2 only, keyed by epic_id
 LEGACY_RENAMES = {FILES_TABLE: {"epic_id": "target_id", "campaign": "observing_unit"},

@@ -260,7 +260,10 @@ def mirror_shard(mission: Mission, shard: Shard, params: dict[str, Any], run: Ru
     labels = {t.target_id: t for t in ArchiveTargets(mission, services.tap()).all(mission.table.dispositions)}
     files, others = light_curves(mission, listed, labels, run_params.include_fast_cadence)
     stars = sorted({f.target_id for f in files})
-    known = catalog.read(cat.FILES_TABLE, filters=[("mission", "=", mission.name), ("target_id", "in", stars)])
+    mine = [("mission", "=", mission.name), ("target_id", "in", stars)]
+    known = catalog.read(cat.FILES_TABLE, filters=mine)
+    states = catalog.read(cat.TARGETS_TABLE, filters=mine)
+    before = dict(zip(states["target_id"].astype(int), states["status"], strict=True))
     cataloged = {} if run_params.full_refresh else dict(zip(known["destination_uri"], known["size"].astype(int),
                                                              strict=True))
     copier = Copier(mission, storage, source, cataloged=cataloged, read_back=run_params.read_back_server_side_copies,
@@ -272,7 +275,7 @@ def mirror_shard(mission: Mission, shard: Shard, params: dict[str, Any], run: Ru
     new_files = catalog.upsert(cat.FILES_TABLE, [_file_row(r, now, run.run_id) for r in results
                                                  if r.status in (COPIED, ADOPTED)])
     targets = [labels.get(i) or Target(target_id=i) for i in stars]
-    catalog.upsert(cat.TARGETS_TABLE, _star_states(mission, targets, results, known, run.run_id))
+    catalog.upsert(cat.TARGETS_TABLE, _star_states(mission, targets, results, known, before, run.run_id))
     counts = count_statuses(results)
     log.info("Shard %s: %d listed, %d light curves of %d stars (%d labelled), %s, %d new in the catalog",
              shard.label, len(listed), len(files), len(stars), sum(i in labels for i in stars), counts, new_files)
@@ -288,10 +291,18 @@ def mirror_shard(mission: Mission, shard: Shard, params: dict[str, Any], run: Ru
 
 
 def _star_states(mission: Mission, targets: list[Target], results: list[CopyResult], known: Any,
-                 run_id: str) -> list[dict[str, Any]]:
+                 before: dict[int, str], run_id: str) -> list[dict[str, Any]]:
+    """The shard's stars, with their files and labels. A star new to the catalog is ``mirrored`` (the daily runs
+    do not ask MAST about it: another mirror run follows its units); a target of the other modes keeps its status
+    (``not_found`` becomes ``complete``); a failed file makes either ``incomplete``."""
     batch = Batch(label="", targets=tuple(targets))
     listing = Listing(batch=batch, files=tuple(r.file for r in results), not_found=(), observations=0)
-    return _target_states(mission, listing, results, known, run_id)
+    rows = _target_states(mission, listing, results, known, run_id)
+    for row in rows:
+        earlier = before.get(row["target_id"])
+        if row["status"] == cat.COMPLETE and earlier not in (cat.COMPLETE, cat.NOT_FOUND):
+            row["status"] = earlier if earlier in (cat.PENDING, cat.INCOMPLETE) else cat.MIRRORED
+    return rows
 
 
 def _fail_if_disk_full(results: list[CopyResult]) -> None:
