@@ -172,3 +172,18 @@ def test_a_shard_logs_its_progress_while_it_works(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) >= 3 and lines[-1].startswith("Done campaign 5 2113: 2/4 files, 2.0 MB, ")
     assert all(" files/s, " in line and " MB/s, " in line for line in lines)
+
+
+def test_a_mirror_keeps_what_a_targets_run_did(standins, tmp_path):
+    universe = standins.universe
+    unit = first_field_unit(universe, "K2")
+    host = next(h for h in universe.hosts_of("K2") if any(f.unit == unit for f in h.files))
+    run_flow("k2", {"destination": str(tmp_path), "targets": [str(host.target_id)]})
+    result = run_flow("k2", {"destination": str(tmp_path), "campaigns": [unit]})
+    expected = unit_files(universe, "K2", unit)
+    assert (result["copied"], result["already_present"]) == (len(expected) - 1, 1)  # the host's file is there
+    targets = read_local_catalog(tmp_path, "targets").set_index("target_id")
+    assert targets.loc[host.target_id, "status"] == cat.COMPLETE  # the daily runs keep following it
+    assert targets.loc[host.target_id, "files"] == len(host.light_curves())  # its other campaigns too
+    field = {f.target_id for f in expected.values()} - {host.target_id}
+    assert set(targets.loc[sorted(field), "status"]) == {cat.MIRRORED}
