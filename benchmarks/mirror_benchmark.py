@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--campaigns", type=int, nargs="+", default=[1, 5, 8, 13, 16])
     parser.add_argument("--workers", type=int, default=2, help="shard tasks at once (worker slots)")
     parser.add_argument("--copy-threads", type=int, default=8)
+    parser.add_argument("--copy-latency-ms", type=float, default=150.0,
+                        help="assumed latency of one CopyObject on AWS, for the estimate (AWS's performance "
+                             "guidelines: roughly 100-200 ms for small objects)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args(argv)
@@ -186,7 +189,7 @@ def figures(run: dict[str, Any], requests: dict[str, Any]) -> dict[str, Any]:
 def estimate(first: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """All of K2 on 8 workers, from the measured per-file CPU and requests, under stated assumptions."""
     cpu_ms = first["worker_cpu_ms_per_file"]
-    copy_latency_ms = 60.0  # an AWS same-region CopyObject of a ~1 MB object (assumption, not measured here)
+    copy_latency_ms = args.copy_latency_ms  # assumed, not measured here
     concurrent_copies = args.copy_threads  # per worker: one shard task at a time, copy_threads copies each
     per_worker_latency_bound = concurrent_copies * 1000.0 / copy_latency_ms
     per_worker_cpu_bound = 1000.0 / cpu_ms  # one core a worker
