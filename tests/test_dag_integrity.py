@@ -45,9 +45,9 @@ COMMON_PARAMS = {"destination", "dest_aws_conn_id", "targets", "dispositions", "
 
 
 @pytest.mark.parametrize(("slug", "extra_params", "default_dispositions"), [
-    ("k2", set(), ["CONFIRMED"]),
+    ("k2", {"campaigns"}, ["CONFIRMED"]),
     ("kepler", set(), ["CONFIRMED"]),
-    ("tess", {"include_fast_cadence"}, ["CP", "KP"]),
+    ("tess", {"include_fast_cadence", "sectors"}, ["CP", "KP"]),
 ])
 def test_ingest_dag_contract(dags, slug, extra_params, default_dispositions):
     from airflow.sdk import CronDataIntervalTimetable
@@ -67,6 +67,7 @@ def test_ingest_dag_contract(dags, slug, extra_params, default_dispositions):
     assert tasks["batch.find_light_curves"].map_index_template
     assert tasks["batch.copy_light_curves"].retries >= 1
     assert [o.name for o in tasks["publish_catalog"].outlets] == [f"{slug}_lightcurve_catalog"]
+    assert tasks["mirror_shard"].pool != "mast_api" and tasks["mirror_shard"].map_index_template
 
 
 def test_the_k2_catalog_asset_keeps_its_first_uri(dags):

@@ -379,7 +379,9 @@ def test_s3_serves_every_file_anonymously(standins, s3_client, tmp_path):
     universe = standins.universe
     listed = s3_client.get_paginator("list_objects_v2").paginate(Bucket="stpubdata", Prefix="k2/public/")
     keys = {o["Key"]: o["Size"] for page in listed for o in page.get("Contents", [])}
-    assert keys == {f.key: f.size for f in _files(universe, "K2")}
+    field = [f for f in universe.field_files if f.mission == "K2"]
+    decoys = {key: len(data) for key, data in universe.decoys if key.startswith("k2/")}
+    assert field and decoys and keys == {f.key: f.size for f in _files(universe, "K2") + field} | decoys
     file = _files(universe, "K2")[-1]
     body = s3_client.get_object(Bucket="stpubdata", Key=file.key)["Body"].read()
     assert body == universe.fits_bytes(file)
@@ -850,11 +852,12 @@ def test_bucket_holds_every_file_byte_for_byte(standins, s3_client):
     universe = standins.universe
     listed = s3_client.get_paginator("list_objects_v2").paginate(Bucket="stpubdata")
     keys = {o["Key"]: o["Size"] for page in listed for o in page.get("Contents", [])}
-    expected = {f.key: f.size for f in universe.files}
+    expected = {f.key: f.size for f in universe.files + universe.field_files}
     assert {key: size for key, size in keys.items() if key in expected} == expected
-    assert all("_short_" in key for key in set(keys) - set(expected))  # test_s3_crafted_object's
+    decoys = {key for key, _ in universe.decoys}
+    assert all("_short_" in key for key in set(keys) - set(expected) - decoys)  # test_s3_crafted_object's
     assert {f.kind for f in universe.files} == {"lc", "fast-lc", "bundle"}
-    for file in universe.files:
+    for file in universe.files + universe.field_files:
         body = s3_client.get_object(Bucket="stpubdata", Key=file.key)["Body"].read()
         assert body == universe.fits_bytes(file), file.key
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+import operator
 import random
 import time
 from typing import Any
@@ -42,6 +43,7 @@ DTYPES = {
     TARGETS_TABLE: {"target_id": "int64", "files": "int64"},
 }
 PENDING, COMPLETE, INCOMPLETE, NOT_FOUND = "pending", "complete", "incomplete", "not_found"
+MIRRORED = "mirrored"  # a star known only from whole-unit mirror runs: the daily runs do not follow it
 CAS_ATTEMPTS = 20
 # The first release's tables: K2 only, keyed by epic_id
 LEGACY_RENAMES = {FILES_TABLE: {"epic_id": "target_id", "campaign": "observing_unit"},
@@ -78,6 +80,21 @@ def _typed(frame: Any, table: str) -> Any:
     return frame.astype(DTYPES[table])
 
 
+FILTER_OPS = {"=": operator.eq, "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+              ">": operator.gt, ">=": operator.ge, "in": lambda column, values: column.isin(list(values)),
+              "not in": lambda column, values: ~column.isin(list(values))}
+
+
+def _filtered(frame: Any, filters: list[tuple[str, str, Any]]) -> Any:
+    keep = None
+    for column, op, value in filters:
+        if op not in FILTER_OPS:
+            raise ValueError(f"unknown filter operator {op!r}; known: {', '.join(FILTER_OPS)}")
+        match = FILTER_OPS[op](frame[column], value).fillna(False).astype(bool)
+        keep = match if keep is None else keep & match
+    return frame if keep is None else frame[keep].reset_index(drop=True)
+
+
 def _to_parquet(frame: Any) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False, engine="pyarrow")
@@ -101,9 +118,12 @@ class Catalog:
     def uri(self, table: str = FILES_TABLE) -> str:
         return self.storage.uri(table_key(table))
 
-    def read(self, table: str) -> Any:
-        """The table as a pandas DataFrame, in today's layout (empty when there is none yet)."""
-        return _from_parquet(self.storage.read_versioned(table_key(table)).data, table)
+    def read(self, table: str, filters: list[tuple[str, str, Any]] | None = None) -> Any:
+        """The table as a pandas DataFrame, in today's layout (empty when there is none yet); ``filters`` keeps
+        only the rows matching every ``(column, op, value)`` (pyarrow style: ``=``, ``!=``, ``<``, ``<=``, ``>``,
+        ``>=``, ``in``, ``not in``)."""
+        frame = _from_parquet(self.storage.read_versioned(table_key(table)).data, table)
+        return _filtered(frame, filters or [])
 
     def upsert(self, table: str, rows: list[dict]) -> int:
         """Merge rows into the table by compare-and-swap; returns how many keys are new to it."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from lightcurve_ingest.errors import DiskFullError, InvalidInputError
 from lightcurve_ingest.missions import Mission
 from lightcurve_ingest.payloads import LightCurveFile
-from lightcurve_ingest.source_bucket import SourceBucket
+from lightcurve_ingest.source_bucket import SourceBucket, SourceObject
 from lightcurve_ingest.storage import ACCESS_DENIED_CODES, Storage, error_code
 from lightcurve_ingest.verify import VerificationError, Verified, check_size, verify_file
 
@@ -50,18 +50,31 @@ class Copier:
     """Copies one mission's light curves into one storage; ``cataloged`` maps destination URIs to sizes."""
 
     def __init__(self, mission: Mission, storage: Storage, source: SourceBucket, *, cataloged: dict[str, int],
-                 read_back: bool = False) -> None:
+                 read_back: bool = False, listed_here: dict[str, int] | None = None,
+                 listed_there: dict[str, SourceObject] | None = None) -> None:
+        """``listed_here`` (destination key -> size) and ``listed_there`` (source key -> length and ETag), when a
+        listing already gave them, replace a HEAD request a file at the destination and at the source."""
         self.mission = mission
         self.storage = storage
         self.source = source
         self.cataloged = cataloged
         self.read_back = read_back
         self.server_side = storage.can_copy_from(source)
+        self.listed_here = listed_here
+        self.listed_there = listed_there or {}
 
-    def copy_all(self, files: Iterable[LightCurveFile], threads: int) -> list[CopyResult]:
-        """Copy every file not already at the destination, ``threads`` at a time; failures are results too."""
+    def copy_all(self, files: Iterable[LightCurveFile], threads: int,
+                 on_result: Callable[[CopyResult], None] | None = None) -> list[CopyResult]:
+        """Copy every file not already at the destination, ``threads`` at a time; failures are results too.
+        ``on_result`` is called with each result as it comes (progress)."""
+        def one(file: LightCurveFile) -> CopyResult:
+            result = self._one_with_retries(file)
+            if on_result is not None:
+                on_result(result)
+            return result
+
         with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="copy") as pool:
-            return list(pool.map(self._one_with_retries, files))
+            return list(pool.map(one, files))
 
     def _one_with_retries(self, file: LightCurveFile) -> CopyResult:
         try:
@@ -79,7 +92,7 @@ class Copier:
 
     def copy_one(self, file: LightCurveFile) -> CopyResult:
         key = self.mission.validate_key(file.source_key)  # before anything is read or written
-        size = self.storage.size(key)
+        size = self.storage.size(key) if self.listed_here is None else self.listed_here.get(key)
         if size == file.mast_size:
             if self.cataloged.get(self.storage.uri(key)) == size:
                 return CopyResult(file=file, status=PRESENT, destination_uri=self.storage.uri(key), size=size,
@@ -123,7 +136,7 @@ class Copier:
         to the object checked, and S3 computes the copy's SHA-256 (recorded) and ETag (compared with the
         source's). The FITS sums are not read: ``read_back`` checks them too.
         """
-        source = self.source.head(file.source_key)
+        source = self.listed_there.get(file.source_key) or self.source.head(file.source_key)
         check_size(source.length, file.mast_size, f"{file.source_key}: the source's length against MAST's size")
         receipt = self.storage.copy_from(self.source, file.source_key, file.source_key, source_etag=source.etag)
         if not _same_content(source.etag, receipt.etag, receipt.encryption):

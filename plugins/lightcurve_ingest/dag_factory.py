@@ -81,7 +81,8 @@ def build_ingest_dag(slug: str) -> Any:
         @task
         @measured("plan_targets")
         def plan_targets(params: Any = None, ti: Any = None) -> list[dict]:
-            """Returns the batches to map over; the rest of the plan goes to the summary as XCom "plan"."""
+            """Returns the batches to map over (none in a mirror run); the rest of the plan, a mirror run's shards
+            included, goes to the summary as XCom "plan"."""
             from lightcurve_ingest import tasks
             from lightcurve_ingest.errors import RETRY_CANNOT_HELP
 
@@ -91,6 +92,11 @@ def build_ingest_dag(slug: str) -> Any:
                 raise AirflowFailException(str(err)) from err
             ti.xcom_push(key="plan", value={**planned, "batches": []})
             return planned["batches"]
+
+        @task
+        def plan_shards(ti: Any = None) -> list[dict]:
+            """The shards of a mirror run (none otherwise) as a return value: Airflow maps over nothing else."""
+            return ti.xcom_pull(task_ids="plan_targets", key="plan")["shards"]
 
         @task(pool=MAST_POOL, map_index_template="{{ batch_label }}")
         @measured("find_light_curves")
@@ -115,15 +121,31 @@ def build_ingest_dag(slug: str) -> Any:
                 raise AirflowFailException(str(err)) from err
             return result.to_dict()
 
+        @task(map_index_template="{{ shard_label }}")
+        @measured("mirror_shard")
+        def mirror_shard(shard: dict, params: Any = None) -> dict:
+            """One folder of a whole campaign or sector: not in the mast_api pool (MAST is not asked)."""
+            from lightcurve_ingest import tasks
+            from lightcurve_ingest.errors import RETRY_CANNOT_HELP
+            from lightcurve_ingest.payloads import Shard
+
+            get_current_context()["shard_label"] = shard["label"]
+            try:
+                result = tasks.mirror_shard(mission, Shard.from_dict(shard), params, _run_info(), _services())
+            except RETRY_CANNOT_HELP as err:
+                raise AirflowFailException(str(err)) from err
+            return result.to_dict()
+
         @task_group(group_id="batch")
         def ingest_batch(batch: dict) -> Any:
             return copy_light_curves(find_light_curves(batch))
 
         @task(outlets=[asset], trigger_rule="all_done", retries=0)
         @measured("publish_catalog")
-        def publish_catalog(batch_results: Any, params: Any = None, outlet_events: Any = None) -> None:
+        def publish_catalog(batch_results: Any, shard_results: Any, params: Any = None,
+                            outlet_events: Any = None) -> None:
             """Emit the catalog Asset event, only when new files landed."""
-            results = _present(batch_results)
+            results = _present(batch_results) + _present(shard_results)
             new_files = sum(r["new_files"] for r in results)
             if not new_files:
                 raise AirflowSkipException("No new files: the catalog Asset is not updated")
@@ -135,26 +157,31 @@ def build_ingest_dag(slug: str) -> Any:
 
         @task(trigger_rule="all_done", retries=0)
         @measured("summarize_run")
-        def summarize_run(planned_batches: Any, batch_results: Any, ti: Any = None) -> dict:
+        def summarize_run(planned_batches: Any, batch_results: Any, shard_results: Any, ti: Any = None) -> dict:
             from lightcurve_ingest import tasks
-            from lightcurve_ingest.payloads import BatchResult, Plan
+            from lightcurve_ingest.payloads import BatchResult, Plan, ShardResult
 
             plan_meta = ti.xcom_pull(task_ids="plan_targets", key="plan")
             if plan_meta is None:
                 raise AirflowFailException("plan_targets failed (see its log for why); nothing was copied")
             plan = Plan.from_dict({**plan_meta, "batches": planned_batches or []})
-            summary = tasks.summarize_run(plan, [BatchResult.from_dict(r) for r in _present(batch_results)])
+            summary = tasks.summarize_run(plan, [BatchResult.from_dict(r) for r in _present(batch_results)],
+                                          [ShardResult.from_dict(r) for r in _present(shard_results)])
             print(tasks.format_summary(summary))
-            if summary["failed_batches"] or summary["failed"]:
+            if tasks.run_failed(summary):
+                failed_parts = len(summary.get("failed_batches") or summary.get("failed_shards") or [])
                 raise AirflowFailException(
-                    f"{len(summary['failed_batches'])} batch(es) and {summary['failed']} file(s) failed; "
+                    f"{failed_parts} batch(es) or shard(s) and {summary['failed']} file(s) failed; "
                     "the next run picks up what is missing")
             return summary
 
         planned = plan_targets()
+        shards = plan_shards()
+        planned >> shards
         batch_results = ingest_batch.expand(batch=planned)
-        published = publish_catalog(batch_results)
-        summary = summarize_run(planned, batch_results)
+        shard_results = mirror_shard.expand(shard=shards)
+        published = publish_catalog(batch_results, shard_results)
+        summary = summarize_run(planned, batch_results, shard_results)
         published >> summary
 
     return ingest()

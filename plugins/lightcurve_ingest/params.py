@@ -19,6 +19,7 @@ from lightcurve_ingest.targets import check_dispositions
 
 MAX_TARGETS_PER_BATCH = 500
 MAX_COPY_THREADS = 64
+UNIT_EXAMPLES = {"k2": "[5, 102]; split campaigns are 91/92, 101/102, 111/112", "tess": "[1, 2]"}
 
 
 def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
@@ -70,6 +71,16 @@ def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
                         "through the worker, about twice the run time).",
         ),
     }
+    if mission.unit_param:
+        unit = mission.unit_name
+        specs[mission.unit_param] = dict(
+            default=None, type=["null", "array"], items={"type": "integer"}, uniqueItems=True,
+            title=f"Whole {unit}s",
+            description=f"Mirror every {mission.name} light curve of these {unit}s "
+                        f"(e.g. {UNIT_EXAMPLES[mission.slug]}), every star, not only planet hosts: the files come "
+                        "from listing the public bucket, MAST is not asked. Stars the archive knows get its labels. "
+                        "Cannot be combined with targets.",
+        )
     if mission.fast_products:
         specs["include_fast_cadence"] = dict(
             default=False, type="boolean", title="Include fast cadence",
@@ -90,6 +101,7 @@ class RunParams:
     copy_threads: int
     read_back_server_side_copies: bool
     include_fast_cadence: bool
+    units: list[int] | None = None  # whole campaigns or sectors to mirror (the mission's unit_param)
 
     @classmethod
     def parse(cls, params: dict[str, Any], mission: Mission) -> RunParams:
@@ -99,10 +111,15 @@ class RunParams:
         if unknown:
             raise InvalidInputError(sorted(unknown)[0], f"is not a param of {mission.dag_id}")
         value = {name: params.get(name, spec["default"]) for name, spec in specs.items()}
+        targets = _string_list_or_none(value["targets"], "targets")
+        units = _units(mission, value.get(mission.unit_param) if mission.unit_param else None)
+        if units is not None and targets is not None:
+            raise InvalidInputError(mission.unit_param, f"cannot be combined with targets: give either whole "
+                                                        f"{mission.unit_name}s or targets")
         return cls(
             destination=parse_destination(value["destination"]),
             dest_aws_conn_id=_conn_id(value["dest_aws_conn_id"]),
-            targets=_string_list_or_none(value["targets"], "targets"),
+            targets=targets,
             dispositions=check_dispositions(mission, _string_list_or_none(value["dispositions"], "dispositions")
                                             or []),
             full_refresh=_boolean(value["full_refresh"], "full_refresh"),
@@ -111,7 +128,18 @@ class RunParams:
             read_back_server_side_copies=_boolean(value["read_back_server_side_copies"],
                                                   "read_back_server_side_copies"),
             include_fast_cadence=_boolean(value.get("include_fast_cadence", False), "include_fast_cadence"),
+            units=units,
         )
+
+
+def _units(mission: Mission, value: Any) -> list[int] | None:
+    """The whole units to mirror, each checked by the mission, in the order given, once each."""
+    if value is None:
+        return None
+    field = mission.unit_param
+    if not isinstance(value, list) or not value:
+        raise InvalidInputError(field, f"must be a non-empty list of {mission.unit_name} numbers, got {value!r}")
+    return list(dict.fromkeys(mission.check_unit(unit, field) for unit in value))
 
 
 def _conn_id(value: Any) -> str:

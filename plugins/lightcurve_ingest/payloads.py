@@ -132,8 +132,56 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """A part of one observing unit that one mapped task lists and copies: every object below ``prefix``."""
+
+    mission: str
+    unit: int
+    prefix: str  # a folder of the public bucket, ending in "/"
+    label: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Shard:
+        return cls(mission=str(data["mission"]), unit=int(data["unit"]), prefix=str(data["prefix"]),
+                   label=str(data["label"]))
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What mirroring one shard did (counts only: never its keys); the summary adds them up by unit."""
+
+    label: str
+    unit: int
+    listed: int  # objects below the shard's prefix
+    other_objects: int  # listed objects that are not light curves of the run (short cadence, pixel files...)
+    files_found: int  # light curves to mirror
+    stars: int
+    labelled_stars: int  # stars the archive's table knows
+    copied: int
+    adopted: int
+    present: int
+    failed: int
+    failed_files: list[str]  # the first few only
+    bytes_copied: int
+    bytes_through_worker: int
+    new_files: int
+    catalog: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ShardResult:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What ``plan_targets`` decided; the batches are mapped over, the rest goes to the summary."""
+    """What ``plan_targets`` decided; the batches (target runs) or shards (mirror runs) are mapped over, the rest
+    goes to the summary."""
 
     mission: str
     mode: str
@@ -142,14 +190,17 @@ class Plan:
     already_complete: int
     unresolved: list[str]
     batches: tuple[Batch, ...] = field(default=())
+    shards: tuple[Shard, ...] = field(default=())
+    units: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in asdict(self).items() if k != "batches"},
-                "batches": [b.to_dict() for b in self.batches]}
+        return {**{k: v for k, v in asdict(self).items() if k not in ("batches", "shards")},
+                "batches": [b.to_dict() for b in self.batches], "shards": [s.to_dict() for s in self.shards]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        return cls(**{**data, "batches": tuple(Batch.from_dict(b) for b in data.get("batches") or ())})
+        return cls(**{**data, "batches": tuple(Batch.from_dict(b) for b in data.get("batches") or ()),
+                      "shards": tuple(Shard.from_dict(s) for s in data.get("shards") or ())})
 
 
 # quick-look ------------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ MAX_PLOTS_PER_BATCH = 500
 # 10 connections.
 DEFAULT_TARGETS_PER_BATCH = 100
 DEFAULT_COPY_THREADS = 8
+MAX_SHARDS = 1000  # a mirror run's mapped shards: below max_map_length; all of K2 (23 campaigns) is about 200
 MAX_BATCHES = 256  # far below Airflow's max_map_length (1024): wide maps slow the scheduler and the UI
 
 IO_CHUNK_BYTES = 1024 * 1024  # reads and writes of file bodies: memory stays flat whatever a file's size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,15 @@ class SourceObject:
 
     length: int
     etag: str
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object as a listing (ListObjectsV2) gives it."""
+
+    key: str
+    size: int
+    etag: str  # without quotes
 
 
 class SourceBucket:
@@ -39,3 +49,19 @@ class SourceBucket:
             handle.flush()
             os.fsync(handle.fileno())
         return length
+
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
+        """Every object below ``prefix``, page by page (ListObjectsV2: 1,000 keys a request)."""
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield ListedObject(key=item["Key"], size=int(item["Size"]), etag=item.get("ETag", "").strip('"'))
+
+    def list_folders(self, prefix: str) -> list[str]:
+        """The folders (common prefixes, ending in ``/``) directly below ``prefix``."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix,
+                                                                      Delimiter="/")
+        return [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])]
+
+    def holds_anything(self, prefix: str) -> bool:
+        """Whether any object lies below ``prefix`` (one request, ``MaxKeys=1``)."""
+        return self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0) > 0

@@ -103,6 +103,10 @@ class Storage(ABC):
         """The keys of every whole object below the folder ``prefix`` (partial files are not listed)."""
 
     @abstractmethod
+    def sizes(self, prefix: str) -> dict[str, int]:
+        """The size of every whole object below the folder ``prefix`` (one listing, not a HEAD a key)."""
+
+    @abstractmethod
     def read_versioned(self, key: str) -> Versioned:
         """The object's bytes and version (both None when absent)."""
 
@@ -164,6 +168,11 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def sizes(self, prefix: str) -> dict[str, int]:
+        folder = self.path(prefix)
+        return {p.relative_to(self.root).as_posix(): p.stat().st_size for p in folder.rglob("*")
+                if p.is_file() and not p.name.startswith(".")} if folder.is_dir() else {}
 
     def keys(self, prefix: str) -> set[str]:
         folder = self.path(prefix)
@@ -242,11 +251,14 @@ class S3Storage(Storage):
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def keys(self, prefix: str) -> set[str]:
+        return set(self.sizes(prefix))
+
+    def sizes(self, prefix: str) -> dict[str, int]:
         below = self._key(prefix).rstrip("/") + "/"
         strip = len(self._key("x")) - 1  # the destination's own prefix
-        found = set()
+        found = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=below):
-            found.update(item["Key"][strip:] for item in page.get("Contents", []))
+            found.update((item["Key"][strip:], int(item["Size"])) for item in page.get("Contents", []))
         return found
 
     def read_versioned(self, key: str) -> Versioned:

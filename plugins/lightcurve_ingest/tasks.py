@@ -2,7 +2,9 @@
 
 The flow, stated once (``dag_factory`` renders it as Airflow tasks; ``run_flow`` runs it outside Airflow for
 the benchmark and tests): ``plan_targets`` -> for each batch, ``find_light_curves`` (in the ``mast_api`` pool)
-then ``copy_light_curves`` (which commits the batch to the catalog) -> ``summarize_run``.
+then ``copy_light_curves`` (which commits the batch to the catalog) -> ``summarize_run``. A mirror run (whole
+campaigns or sectors) plans shards instead of batches: for each shard, ``mirror_shard`` lists its folder of the
+public bucket and copies every light curve in it (MAST is not asked), then commits them.
 """
 
 from __future__ import annotations
@@ -20,10 +22,22 @@ from lightcurve_ingest.connections import Services
 from lightcurve_ingest.copying import ADOPTED, COPIED, FAILED, PRESENT, Copier, CopyResult, count_statuses
 from lightcurve_ingest.discovery import find_light_curves as find_in_mast
 from lightcurve_ingest.errors import InvalidInputError, RetryCannotHelpError
+from lightcurve_ingest.mirror import light_curves, plan_shards
 from lightcurve_ingest.missions import Mission
 from lightcurve_ingest.params import RunParams
-from lightcurve_ingest.payloads import Batch, BatchResult, Listing, Plan, ReleaseWindow, Target
-from lightcurve_ingest.settings import MAX_BATCHES, mast_pool_slots
+from lightcurve_ingest.payloads import (
+    Batch,
+    BatchResult,
+    Listing,
+    Plan,
+    ReleaseWindow,
+    Shard,
+    ShardResult,
+    Target,
+)
+from lightcurve_ingest.progress import ProgressLog
+from lightcurve_ingest.settings import MAX_BATCHES, MAX_SHARDS, mast_pool_slots
+from lightcurve_ingest.source_bucket import SourceObject
 from lightcurve_ingest.targets import ArchiveTargets
 
 log = logging.getLogger(__name__)
@@ -49,8 +63,11 @@ class RunInfo:
 # plan ----------------------------------------------------------------------------------------------------------
 
 def plan_targets(mission: Mission, params: dict[str, Any], run: RunInfo, services: Services) -> Plan:
-    """Choose this run's targets, mark them pending in the catalog, and cut them into batches."""
+    """Choose this run's targets, mark them pending in the catalog, and cut them into batches (a mirror run:
+    check its units and cut them into shards)."""
     run_params = RunParams.parse(params, mission)
+    if run_params.units is not None:
+        return plan_mirror(mission, run_params, services)
     catalog = Catalog(services.storage(run_params.destination, run_params.dest_aws_conn_id))
     states = catalog.read(cat.TARGETS_TABLE)
     states = states[states["mission"] == mission.name]
@@ -136,6 +153,18 @@ def _state_row(mission: Mission, target: Target, status: str, files: int, run_id
             "files": int(files), "run_id": run_id, "updated_at": datetime.now(UTC)}
 
 
+def plan_mirror(mission: Mission, run_params: RunParams, services: Services) -> Plan:
+    """A mirror run's shards: every unit is checked in the bucket before any shard is made."""
+    services.storage(run_params.destination, run_params.dest_aws_conn_id)  # a missing connection is refused now
+    shards = plan_shards(mission, run_params.units, services.source(), MAX_SHARDS)
+    units = ", ".join(str(u) for u in run_params.units)
+    log.info("Plan (mirror): %s %s, %d shards", mission.unit_name, units, len(shards))
+    return Plan(mission=mission.name, mode=f"mirror {mission.unit_param} {units}" +
+                (" (full refresh)" if run_params.full_refresh else ""),
+                destination=str(run_params.destination), targets=0, already_complete=0, unresolved=[],
+                shards=tuple(shards), units=list(run_params.units))
+
+
 # find and copy: one batch ------------------------------------------------------------------------------------
 
 def find_light_curves(mission: Mission, batch: Batch, params: dict[str, Any], services: Services) -> Listing:
@@ -167,9 +196,7 @@ def copy_light_curves(mission: Mission, listing: Listing, params: dict[str, Any]
     catalog.upsert(cat.TARGETS_TABLE, _target_states(mission, listing, results, known, run.run_id))
     counts = count_statuses(results)
     log.info("Batch %s: %s, %d new in the catalog", listing.batch.label, counts, new_files)
-    full = [r for r in results if r.disk_full]
-    if full:  # the verified copies are in the catalog; the task fails, without retries, so the operator sees why
-        raise RetryCannotHelpError(f"{len(full)} of {len(results)} file(s) not copied: {full[0].error}")
+    _fail_if_disk_full(results)
     return BatchResult(
         label=listing.batch.label, targets=len(listing.batch.targets),
         not_found=[mission.label(t) for t in listing.not_found], observations=listing.observations,
@@ -216,14 +243,88 @@ def _target_states(mission: Mission, listing: Listing, results: list[CopyResult]
     return rows
 
 
+# mirror: one shard ---------------------------------------------------------------------------------------------
+
+FAILED_FILES_REPORTED = 20  # a shard's result names at most this many failed files (XComs stay small)
+
+
+def mirror_shard(mission: Mission, shard: Shard, params: dict[str, Any], run: RunInfo,
+                 services: Services) -> ShardResult:
+    """List one shard's folder of the public bucket, copy every light curve in it not already catalogued at its
+    size, and commit the files and their stars (with the archive's labels, where it knows them)."""
+    run_params = RunParams.parse(params, mission)
+    storage = services.storage(run_params.destination, run_params.dest_aws_conn_id)
+    catalog = Catalog(storage)
+    source = services.source()
+    listed = list(source.list_objects(shard.prefix))
+    labels = {t.target_id: t for t in ArchiveTargets(mission, services.tap()).all(mission.table.dispositions)}
+    files, others = light_curves(mission, listed, labels, run_params.include_fast_cadence)
+    stars = sorted({f.target_id for f in files})
+    mine = [("mission", "=", mission.name), ("target_id", "in", stars)]
+    known = catalog.read(cat.FILES_TABLE, filters=mine)
+    states = catalog.read(cat.TARGETS_TABLE, filters=mine)
+    before = dict(zip(states["target_id"].astype(int), states["status"], strict=True))
+    cataloged = {} if run_params.full_refresh else dict(zip(known["destination_uri"], known["size"].astype(int),
+                                                             strict=True))
+    copier = Copier(mission, storage, source, cataloged=cataloged, read_back=run_params.read_back_server_side_copies,
+                    listed_here=storage.sizes(shard.prefix.rstrip("/")),
+                    listed_there={o.key: SourceObject(o.size, o.etag) for o in listed})
+    with ProgressLog(shard.label, len(files)) as progress:
+        results = copier.copy_all(files, run_params.copy_threads, on_result=lambda r: progress.add(r.size))
+    now = datetime.now(UTC)
+    new_files = catalog.upsert(cat.FILES_TABLE, [_file_row(r, now, run.run_id) for r in results
+                                                 if r.status in (COPIED, ADOPTED)])
+    targets = [labels.get(i) or Target(target_id=i) for i in stars]
+    catalog.upsert(cat.TARGETS_TABLE, _star_states(mission, targets, results, known, before, run.run_id))
+    counts = count_statuses(results)
+    log.info("Shard %s: %d listed, %d light curves of %d stars (%d labelled), %s, %d new in the catalog",
+             shard.label, len(listed), len(files), len(stars), sum(i in labels for i in stars), counts, new_files)
+    _fail_if_disk_full(results)
+    failed = [f"{r.file.source_key}: {r.error}" for r in results if r.status == FAILED]
+    return ShardResult(
+        label=shard.label, unit=shard.unit, listed=len(listed), other_objects=others, files_found=len(files),
+        stars=len(stars), labelled_stars=sum(i in labels for i in stars), copied=counts[COPIED],
+        adopted=counts[ADOPTED], present=counts[PRESENT], failed=counts[FAILED],
+        failed_files=failed[:FAILED_FILES_REPORTED], bytes_copied=sum(r.size for r in results if r.status == COPIED),
+        bytes_through_worker=sum(r.bytes_through_worker for r in results), new_files=new_files,
+        catalog=catalog.uri())
+
+
+def _star_states(mission: Mission, targets: list[Target], results: list[CopyResult], known: Any,
+                 before: dict[int, str], run_id: str) -> list[dict[str, Any]]:
+    """The shard's stars, with their files and labels. A star new to the catalog is ``mirrored`` (the daily runs
+    do not ask MAST about it: another mirror run follows its units); a target of the other modes keeps its status
+    (``not_found`` becomes ``complete``); a failed file makes either ``incomplete``."""
+    batch = Batch(label="", targets=tuple(targets))
+    listing = Listing(batch=batch, files=tuple(r.file for r in results), not_found=(), observations=0)
+    rows = _target_states(mission, listing, results, known, run_id)
+    for row in rows:
+        earlier = before.get(row["target_id"])
+        if row["status"] == cat.COMPLETE and earlier not in (cat.COMPLETE, cat.NOT_FOUND):
+            row["status"] = earlier if earlier in (cat.PENDING, cat.INCOMPLETE) else cat.MIRRORED
+    return rows
+
+
+def _fail_if_disk_full(results: list[CopyResult]) -> None:
+    full = [r for r in results if r.disk_full]
+    if full:  # the verified copies are in the catalog; the task fails, without retries, so the operator sees why
+        raise RetryCannotHelpError(f"{len(full)} of {len(results)} file(s) not copied: {full[0].error}")
+
+
 # summarise -----------------------------------------------------------------------------------------------------
 
 SUMMED = ("targets", "observations", "files_found", "copied", "adopted", "present", "failed", "bytes_copied",
           "bytes_through_worker", "new_files")
 
 
-def summarize_run(plan: Plan, results: list[BatchResult]) -> dict[str, Any]:
-    """Totals of the run; a failed batch is one that was planned but left no result."""
+MIRROR_SUMMED = ("listed", "other_objects", "files_found", "stars", "labelled_stars", "copied", "adopted", "present",
+                 "failed", "bytes_copied", "bytes_through_worker", "new_files")
+
+
+def summarize_run(plan: Plan, results: list[BatchResult], shard_results: list[ShardResult] = ()) -> dict[str, Any]:
+    """Totals of the run; a failed batch (or shard) is one that was planned but left no result."""
+    if plan.shards:
+        return summarize_mirror(plan, list(shard_results))
     done = {r.label for r in results}
     totals = {key: sum(getattr(r, key) for r in results) for key in SUMMED}
     return {
@@ -240,19 +341,51 @@ def summarize_run(plan: Plan, results: list[BatchResult]) -> dict[str, Any]:
     }
 
 
+def summarize_mirror(plan: Plan, results: list[ShardResult]) -> dict[str, Any]:
+    """A mirror run's totals, for the run and for each unit (campaign or sector)."""
+    done = {r.label for r in results}
+
+    def totals(rows: list[ShardResult]) -> dict[str, int]:
+        sums = {key: sum(getattr(r, key) for r in rows) for key in MIRROR_SUMMED}
+        return {("already_present" if k == "present" else k): v for k, v in sums.items()}
+
+    per_unit = {}
+    for unit in plan.units:
+        shards = [s for s in plan.shards if s.unit == unit]
+        per_unit[str(unit)] = {"shards": len(shards), "failed_shards": sum(s.label not in done for s in shards),
+                               **totals([r for r in results if r.unit == unit])}
+    return {
+        "mission": plan.mission, "mode": plan.mode, "destination": plan.destination, "shards": len(plan.shards),
+        **totals(results), "per_unit": per_unit,
+        "failed_shards": [s.label for s in plan.shards if s.label not in done],
+        "failed_files": [f for r in results for f in r.failed_files],
+    }
+
+
+def run_failed(summary: dict[str, Any]) -> bool:
+    return bool(summary.get("failed_batches") or summary.get("failed_shards") or summary["failed"])
+
+
 def format_summary(summary: dict[str, Any]) -> str:
-    lines = [f"{key:>22}: {value}" for key, value in summary.items() if not isinstance(value, list)]
-    for key in ("failed_batches", "not_found", "failed_files"):
-        lines.append(f"{key:>22}: {len(summary[key])}" + "".join(f"\n{'':>24}{v}" for v in summary[key]))
+    lines = [f"{key:>22}: {value}" for key, value in summary.items() if not isinstance(value, (list, dict))]
+    for key, units in summary.items():
+        if isinstance(units, dict):
+            lines += [f"{key:>22}: {unit}: {', '.join(f'{k} {v}' for k, v in totals.items())}"
+                      for unit, totals in units.items()]
+    for key, values in summary.items():
+        if isinstance(values, list):
+            lines.append(f"{key:>22}: {len(values)}" + "".join(f"\n{'':>24}{v}" for v in values))
     return "\n".join(lines)
 
 
 # the flow outside Airflow ---------------------------------------------------------------------------------------
 
 def run_flow(mission: Mission, params: dict[str, Any], run: RunInfo, make_services: Callable[[], Services], *,
-             slots: int | None = None, run_task: TaskRunner | None = None) -> dict[str, Any]:
+             slots: int | None = None, shard_slots: int | None = None,
+             run_task: TaskRunner | None = None) -> dict[str, Any]:
     """The DAG's flow without Airflow: each task builds its clients, and at most ``slots`` batches (the
-    ``mast_api`` pool's slots) run at once. ``run_task(task_id, label, work)`` runs one task's work (the benchmark
+    ``mast_api`` pool's slots) run at once, and at most ``shard_slots`` shards (default: ``slots``; the workers'
+    slots, as shards are not in the pool). ``run_task(task_id, label, work)`` runs one task's work (the benchmark
     runs each in a forked process, as Airflow does); by default it is a plain call."""
     call = run_task or (lambda task_id, label, work: work())
 
@@ -262,7 +395,12 @@ def run_flow(mission: Mission, params: dict[str, Any], run: RunInfo, make_servic
         return call("copy_light_curves", batch.label,
                     lambda: copy_light_curves(mission, listing, params, run, make_services()))
 
+    def one_shard(shard: Shard) -> ShardResult:
+        return call("mirror_shard", shard.label, lambda: mirror_shard(mission, shard, params, run, make_services()))
+
     plan = call("plan_targets", "", lambda: plan_targets(mission, params, run, make_services()))
     with ThreadPoolExecutor(max_workers=slots or mast_pool_slots(), thread_name_prefix="slot") as pool:
         results = list(pool.map(one_batch, plan.batches))
-    return summarize_run(plan, results)
+    with ThreadPoolExecutor(max_workers=shard_slots or slots or mast_pool_slots(), thread_name_prefix="shard") as pool:
+        shard_results = list(pool.map(one_shard, plan.shards))
+    return summarize_run(plan, results, shard_results)

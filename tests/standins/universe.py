@@ -14,6 +14,7 @@ from functools import cached_property
 from threading import Lock
 
 from . import missions_k2, missions_kepler, missions_tess
+from .field_stars import build_field
 from .fits_factory import make_kepler_llc_fits, make_llc_fits, make_tess_lc_fits
 from .missions_k2 import K2_CAMPAIGNS, LC_EXPTIME, SC_EXPTIME, build_k2
 from .missions_kepler import build_kepler, make_bundle
@@ -43,8 +44,13 @@ class Universe:
     """All hosts, files and MAST observations, plus lookups and file bytes."""
 
     def __init__(self, hosts: tuple[Host, ...], observations: tuple[Observation, ...], seed: int,
-                 fits_cache_size: int = 256, planted_signal: bool = False) -> None:
+                 fits_cache_size: int = 256, planted_signal: bool = False,
+                 field_files: tuple[LightCurveFile, ...] = (), decoys: tuple[tuple[str, bytes], ...] = ()) -> None:
         self.hosts = hosts
+        # in the bucket only: light curves of stars without planets (see field_stars), and objects that are not
+        # light curves (key, bytes)
+        self.field_files = field_files
+        self.decoys = decoys
         self.planted_signal = planted_signal  # light curves carry a sinusoid (fits_factory.planted_period_days)
         self.observations = observations
         self.seed = seed
@@ -93,9 +99,10 @@ class Universe:
             return make_bundle([(f.filename, self.fits_bytes(f)) for f in members])
         if file.mission == "Kepler":
             return make_kepler_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal)
-        host = self.host(file.mission, file.target_id)
+        host = self._by_id.get((file.mission, file.target_id))  # None for a field star
         cadence = 20 if file.kind == "fast-lc" else 120
-        return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, host.ra, host.dec,
+        ra, dec = (host.ra, host.dec) if host else (0.0, 0.0)
+        return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, ra, dec,
                                  self.planted_signal)
 
     def confirmed_hosts(self, day: date | None = None, mission: str = "K2") -> list[Host]:
@@ -111,7 +118,7 @@ class Universe:
 
 def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026, 11, 20), days: int = 5,
                    fits_rows: int = 200, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
-                   tess_hosts: int | None = None, planted_signal: bool = False) -> Universe:
+                   tess_hosts: int | None = None, planted_signal: bool = False, field_stars: bool = True) -> Universe:
     """Build a deterministic synthetic sky: K2 hosts first, then Kepler, then TESS.
 
     K2 (``n_hosts`` hosts, plus ``unknown_to_mast``):
@@ -140,10 +147,14 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
 
     Kepler and TESS use random generators of their own, so K2 is the same whatever their counts.
     With ``planted_signal`` every light curve's flux carries a sinusoid (see :mod:`.fits_factory`); sizes stay.
+    With ``field_stars``, the bucket also holds stars without planets and decoy objects in the campaigns and sectors
+    of the first hosts (see :mod:`.field_stars`).
     """
     hosts, observations = build_k2(n_hosts, seed, start, days, fits_rows, unknown_to_mast)
     for build, count in ((build_kepler, kepler_hosts), (build_tess, tess_hosts)):
         more_hosts, more_observations = build(n_hosts if count is None else count, seed, start, days, fits_rows)
         hosts += more_hosts
         observations += more_observations
-    return Universe(tuple(hosts), tuple(observations), seed, planted_signal=planted_signal)
+    field_files, decoys = build_field(hosts, seed, fits_rows) if field_stars else ([], [])
+    return Universe(tuple(hosts), tuple(observations), seed, planted_signal=planted_signal,
+                    field_files=tuple(field_files), decoys=tuple(decoys))

@@ -79,6 +79,10 @@ class Mission(ABC):
     asset_uri: str
     key_prefix: str  # every key of the mission's light curves in the public bucket is below it
     data_uri_prefix: str  # MAST's dataURIs of them start so (in any case: mast:KEPLER/ and mast:Kepler/ both come)
+    # Whole observing units (mirror runs): the param naming them ("campaigns", "sectors"; None: no such mode) and
+    # how many folder levels below a unit's prefix make one shard (one mapped task).
+    unit_param: str | None = None
+    shard_depth: int = 1
 
     @property
     def dag_id(self) -> str:
@@ -199,6 +203,27 @@ class Mission(ABC):
     def validate_key(self, key: str, field: str = "key") -> str:
         self.parse_key(key, field)
         return key
+
+    def data_uri_of_key(self, key: str) -> str:
+        """MAST's dataURI of a key (the inverse of ``key_from_data_uri``)."""
+        return self.data_uri_prefix + key[len(self.key_prefix):]
+
+    # --- whole observing units (mirror runs) ---------------------------------------------------------------
+    def check_unit(self, unit: Any, field: str) -> int:
+        """A unit number a user asked to mirror; one the mission cannot have is refused naming ``field``."""
+        raise InvalidInputError(field, f"{self.name} has no whole-{self.unit_name} mirror mode")
+
+    def unit_prefix(self, unit: int) -> str:
+        """The public-bucket prefix holding every file of one observing unit."""
+        raise NotImplementedError(f"{self.name} has no whole-{self.unit_name} mirror mode")
+
+    def missing_unit_hint(self, unit: int) -> str:
+        """What to tell a user asking for a unit the bucket does not hold (e.g. where a split campaign went)."""
+        return ""
+
+    def obs_id_of_key(self, key: str) -> str:
+        """MAST's ``obs_id`` of the observation a light-curve key belongs to."""
+        raise NotImplementedError(f"{self.name} has no whole-{self.unit_name} mirror mode")
 
 
 def strip_prefix_ignoring_case(text: Any, prefix: str) -> str | None:

@@ -22,6 +22,11 @@ _RELATIVE_PATH = re.compile(
     r"ktwo(?P<epic>[0-9]{9})-c(?P<campaign>[0-9]{2,3})_llc\.fits"
 )
 
+# Campaigns a user may name: 0-19 and the halves of the split ones. The bucket has no c9, c10 or c11 folder (C9
+# is c91/c92, C10 only c102, C11 c111/c112): a listing finds them empty and the run refuses them.
+CAMPAIGNS = frozenset(range(20)) | {91, 92, 101, 102, 111, 112}
+SPLIT = {9: "c91 and c92", 10: "c102", 11: "c111 and c112"}
+
 
 class K2(Mission):
     name = "K2"
@@ -50,6 +55,8 @@ class K2(Mission):
     asset_uri = "k2ingest://catalog/files"  # kept from the first release: consumers schedule on it
     key_prefix = "k2/public/lightcurves/"
     data_uri_prefix = "mast:K2/url/missions/k2/lightcurves/"
+    unit_param = "campaigns"
+    shard_depth = 1  # c<N>/<EPIC[:4]>00000/: a few thousand light curves each
 
     def resolve_names(self, names: list[str], tap: TapClient) -> dict[str, set[int]]:
         if not names:
@@ -82,3 +89,19 @@ class K2(Mission):
         if int(match.group("folder")) != int(match.group("campaign")):
             raise InvalidInputError(field, f"{relative_path!r}: its folder and file campaigns differ")
         return KeyInfo(target_id=int(match.group("epic")), unit=int(match.group("campaign")))
+
+    def check_unit(self, unit: object, field: str) -> int:
+        if isinstance(unit, bool) or not isinstance(unit, int) or unit not in CAMPAIGNS:
+            raise InvalidInputError(field, f"{unit!r} is not a K2 campaign (0-19, or the split campaigns 91, 92, "
+                                           "101, 102, 111, 112)")
+        return unit
+
+    def unit_prefix(self, unit: int) -> str:
+        return f"{self.key_prefix}c{unit}/"
+
+    def missing_unit_hint(self, unit: int) -> str:
+        return f" (campaign {unit} was split: its light curves are under {SPLIT[unit]})" if unit in SPLIT else ""
+
+    def obs_id_of_key(self, key: str) -> str:
+        info = self.parse_key(key)
+        return f"ktwo{info.target_id:09d}-c{info.unit:02d}_lc"

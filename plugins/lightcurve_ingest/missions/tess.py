@@ -55,6 +55,11 @@ class Tess(Mission):
     asset_uri = "lightcurve-ingest://catalog/tess"
     key_prefix = "tess/public/tid/"
     data_uri_prefix = "mast:TESS/product/"  # then the file name alone
+    unit_param = "sectors"
+    # s<sector>/<TIC16[0:4]>/<TIC16[4:8]>/: the first level is "0000" for every TIC id below 10^12, the second
+    # cuts a sector's ~20,000 light curves into folders of up to about a thousand
+    shard_depth = 2
+    max_sector = 999
 
     def resolve_names(self, names: list[str], tap: TapClient) -> dict[str, set[int]]:
         """``TOI-144`` through the ``toi`` table; star names (``pi Men``) through ``pscomppars``' TIC ids."""
@@ -108,3 +113,19 @@ class Tess(Mission):
         if match.group("folder_sector") != match.group("sector"):
             raise InvalidInputError(field, f"{relative_path!r}: its folder and file sectors differ")
         return KeyInfo(target_id=int(tic), unit=int(match.group("sector")))
+
+    def data_uri_of_key(self, key: str) -> str:
+        return self.data_uri_prefix + key.rsplit("/", 1)[-1]
+
+    def check_unit(self, unit: object, field: str) -> int:
+        if isinstance(unit, bool) or not isinstance(unit, int) or not 1 <= unit <= self.max_sector:
+            raise InvalidInputError(field, f"{unit!r} is not a TESS sector (an integer from 1)")
+        return unit
+
+    def unit_prefix(self, unit: int) -> str:
+        return f"{self.key_prefix}s{unit:04d}/"
+
+    def obs_id_of_key(self, key: str) -> str:
+        """``tess2018206045859-s0001-0000000261136679-0120-s`` (2-minute) or ``...-a_fast`` (20-second)."""
+        name = key.rsplit("/", 1)[-1]
+        return name.removesuffix("_lc.fits").removesuffix("-lc.fits")
