@@ -36,6 +36,7 @@ add_repo_paths()
 log = logging.getLogger("lightcurve_ingest.catalog")  # the package's retry messages, and the rewrite's here
 BATCH_ROWS = 300  # a batch of 100 targets, three light curves each
 CAS_ATTEMPTS = 20
+BUILD_CHUNK = 50_000
 
 
 def file_rows(start: int, count: int, run_id: str, mission: str = "K2") -> list[dict[str, Any]]:
@@ -130,7 +131,7 @@ def timed(work: Callable[[], Any], repeat: int) -> float:
 
 def build(design: str, destination: str, size: int) -> None:
     """A catalog of ``size`` rows: the rewrite's one file; the Delta table as many 300-row batches leave it after
-    compaction (one file per ~100k rows)."""
+    compaction (files of about CATALOG_FILE_BYTES: BUILD_CHUNK rows)."""
     from lightcurve_ingest import catalog as cat
 
     catalog = open_catalog(design, destination)
@@ -140,8 +141,8 @@ def build(design: str, destination: str, size: int) -> None:
     import pandas as pd
     from deltalake import write_deltalake
 
-    for start in range(0, size, 100_000):
-        frame = cat._typed(pd.DataFrame(file_rows(start, min(100_000, size - start), "build")), "files")
+    for start in range(0, size, BUILD_CHUNK):
+        frame = cat._typed(pd.DataFrame(file_rows(start, min(BUILD_CHUNK, size - start), "build")), "files")
         write_deltalake(catalog.storage.table_uri(cat.table_dir("files")), cat._arrow(frame, "files"),
                         mode="append", partition_by=cat.PARTITION_BY, storage_options=catalog.storage.table_options())
 

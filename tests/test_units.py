@@ -260,6 +260,19 @@ def test_catalog_reads_only_the_rows_its_filters_ask_for(tmp_path):
     assert list(catalog.read(cat.FILES_TABLE).columns) == cat.FILE_COLUMNS
 
 
+def test_two_racing_appends_of_one_new_key_read_as_its_newer_row(tmp_path):
+    from deltalake import write_deltalake
+
+    catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
+    catalog.upsert(cat.FILES_TABLE, [_file_row(1, "first")])
+    # what two writers that both found the key absent leave: appends do not conflict in Delta Lake
+    later = {**_file_row(1, "second"), "ingested_at": datetime(2026, 11, 26)}
+    write_deltalake(str(tmp_path / "_catalog" / "files"), cat._arrow(pd.DataFrame([later]), cat.FILES_TABLE),
+                    mode="append")
+    table = catalog.read(cat.FILES_TABLE)
+    assert table["run_id"].tolist() == ["second"]
+
+
 def test_a_single_file_catalog_moves_into_the_delta_table_on_first_commit(tmp_path):
     legacy = Path(__file__).parent / "fixtures" / "k2ingest_catalog"
     (tmp_path / "_catalog").mkdir()

@@ -34,6 +34,7 @@ from lightcurve_ingest.settings import (
     CATALOG_COMMIT_ATTEMPTS,
     CATALOG_COMPACT_EVERY,
     CATALOG_DIR,
+    CATALOG_FILE_BYTES,
     CATALOG_VACUUM_RETENTION_HOURS,
 )
 from lightcurve_ingest.storage import Storage
@@ -109,7 +110,7 @@ def upgrade(frame: Any, table: str) -> Any:
 
 
 def newest_per_key(frame: Any, table: str) -> Any:
-    """One row per key (the newest), sorted by key."""
+    """One row per key: the newest where two concurrent appends left two."""
     frame = frame.sort_values(NEWEST[table], kind="stable").drop_duplicates(subset=KEYS[table], keep="last")
     return frame.sort_values(KEYS[table], kind="stable").reset_index(drop=True)
 
@@ -140,7 +141,7 @@ class Catalog:
         return self.storage.uri(table_dir(table))
 
     def read(self, table: str, filters: Filters | None = None) -> Any:
-        """The table as a pandas DataFrame, in today's layout, sorted by key (empty when there is none yet).
+        """The table as a pandas DataFrame, in today's layout, one row per key (empty when there is none yet).
 
         ``filters``: pyarrow-style ``(column, op, value)`` tuples, all of which a row must meet, for example
         ``[("mission", "=", "K2"), ("observing_unit", "in", [5, 102])]``; pushed down to the Parquet files, so
@@ -151,9 +152,10 @@ class Catalog:
             frame = self._read_legacy(table)
             if filters:
                 frame = _arrow(frame, table).filter(_expression(filters)).to_pandas()
-        else:
-            frame = _scan(delta, _expression(filters)).to_pandas()
-        return newest_per_key(upgrade(frame, table), table)
+            return newest_per_key(upgrade(frame, table), table)
+        found = _scan(delta, _expression(filters))
+        frame = upgrade(found.to_pandas(), table)
+        return newest_per_key(frame, table) if _has_duplicate_keys(found, table) else frame
 
     def upsert(self, table: str, rows: list[dict]) -> int:
         """Commit rows to the table, the newer row winning by key; returns how many keys are new to it."""
@@ -222,10 +224,12 @@ class Catalog:
         import pyarrow.dataset as ds
 
         keys = KEYS[table]
-        condition = ds.field("mission").isin(pc.unique(batch["mission"]))
-        for key in keys:
-            condition &= ds.field(key).isin(pc.unique(batch[key]))
-        found = _scan(delta, condition, keys)
+        columns = list(dict.fromkeys(["mission", "target_id", *keys]))
+        condition = None
+        for column in columns:  # mission: the partition; target_id: each batch's file spans few targets
+            test = ds.field(column).isin(pc.unique(batch[column]))
+            condition = test if condition is None else condition & test
+        found = _scan(delta, condition, columns)
         if len(keys) == 1:
             return len(pc.unique(found[keys[0]]))
         return len(found.group_by(keys).aggregate([]))
@@ -240,7 +244,10 @@ class Catalog:
         import pyarrow.compute as pc
 
         missions = ", ".join(f"'{m}'" for m in pc.unique(batch["mission"]).to_pylist())
-        on = " AND ".join([f"t.mission IN ({missions})", *(f"t.{k} = s.{k}" for k in KEYS[table])])
+        targets = ", ".join(str(int(t)) for t in pc.unique(batch["target_id"]).to_pylist())
+        # literal lists let delta-rs skip partitions and files (by their target_id statistics) that cannot match
+        on = " AND ".join([f"t.mission IN ({missions})", f"t.target_id IN ({targets})",
+                           *(f"t.{k} = s.{k}" for k in KEYS[table])])
         (delta.merge(batch, predicate=on, source_alias="s", target_alias="t")
          .when_matched_update_all().when_not_matched_insert_all().execute())
 
@@ -250,12 +257,21 @@ class Catalog:
         if delta.version() % CATALOG_COMPACT_EVERY:
             return
         try:
-            metrics = delta.optimize.compact()
+            metrics = delta.optimize.compact(target_size=CATALOG_FILE_BYTES)
             delta.vacuum(retention_hours=CATALOG_VACUUM_RETENTION_HOURS, enforce_retention_duration=False,
                          dry_run=False)
             log.info("Catalog %s compacted at version %d: %s", table, delta.version(), metrics)
         except _conflicts() as err:
             log.info("Catalog %s: compaction left to a later commit (%s)", table, err)
+
+
+def _has_duplicate_keys(found: Any, table: str) -> bool:
+    import pyarrow.compute as pc
+
+    keys = KEYS[table]
+    if len(keys) == 1:
+        return pc.count_distinct(found[keys[0]]).as_py() < found.num_rows
+    return found.select(keys).group_by(keys).aggregate([]).num_rows < found.num_rows
 
 
 def _scan(delta: Any, condition: Any, columns: list[str] | None = None) -> Any:
@@ -270,9 +286,9 @@ def _scan(delta: Any, condition: Any, columns: list[str] | None = None) -> Any:
     dataset = delta.to_pyarrow_dataset()
     if condition is None:
         return dataset.to_table(columns=columns)
-    read = [f.to_table(schema=dataset.schema) for f in dataset.get_fragments(filter=condition)]
-    found = pa.concat_tables(read).filter(condition) if read else dataset.schema.empty_table()
-    return found.select(columns) if columns else found
+    read = [f.to_table(schema=dataset.schema, columns=columns) for f in dataset.get_fragments(filter=condition)]
+    schema = pa.schema([dataset.schema.field(c) for c in columns]) if columns else dataset.schema
+    return pa.concat_tables(read).filter(condition) if read else schema.empty_table()
 
 
 def _conflicts() -> tuple[type[Exception], ...]:
