@@ -24,12 +24,15 @@ own; the old files are left in place, untouched, and no longer read.
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
+import os
 import random
 import time
 from typing import Any
 
+from lightcurve_ingest.errors import DiskFullError
 from lightcurve_ingest.settings import (
     CATALOG_COMMIT_ATTEMPTS,
     CATALOG_COMPACT_EVERY,
@@ -160,18 +163,25 @@ class Catalog:
     def upsert(self, table: str, rows: list[dict]) -> int:
         """Commit rows to the table, the newer row winning by key; returns how many keys are new to it."""
         import pandas as pd
+        from deltalake.exceptions import CommitFailedError, DeltaError
 
         if not rows:
             return 0
         frame = pd.DataFrame(rows, columns=COLUMNS[table]).drop_duplicates(subset=KEYS[table], keep="last")
         batch = _arrow(_typed(frame, table), table)
+
         for attempt in range(CATALOG_COMMIT_ATTEMPTS):
             try:
                 return self._commit(table, batch)
-            except _conflicts() as err:
+            except (CommitFailedError, _LostRace) as err:
                 log.info("Catalog %s changed while committing (attempt %d: %s); trying again", table, attempt + 1,
                          str(err).splitlines()[0] if str(err) else type(err).__name__)
                 time.sleep(random.uniform(0.05, 0.5) * min(attempt + 1, 4))
+            except (DeltaError, OSError) as err:  # a full local disk shows as either, by its errno's text
+                if _disk_full(err):
+                    raise DiskFullError(str(self.storage.destination), table_dir(table),
+                                        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from err
+                raise
         raise ConcurrentUpdateError(f"catalog {table} kept changing; gave up after {CATALOG_COMMIT_ATTEMPTS} attempts")
 
     # internals -------------------------------------------------------------------------------------------------
@@ -214,7 +224,14 @@ class Catalog:
             if len(legacy) else batch.to_pandas()
         if len(legacy):
             log.info("Catalog %s: moving %d rows of %s into the Delta table", table, len(legacy), legacy_key(table))
-        self._write(self.storage.table_uri(table_dir(table)), _arrow(_typed(merged, table), table), "error")
+        from deltalake.exceptions import DeltaError
+
+        try:
+            self._write(self.storage.table_uri(table_dir(table)), _arrow(_typed(merged, table), table), "error")
+        except DeltaError as err:
+            if self._delta(table) is None:
+                raise
+            raise _LostRace(f"another writer created the table first ({err})") from err
         return len(merged) - len(legacy)
 
     def _existing_keys(self, delta: Any, table: str, batch: Any) -> int:
@@ -254,6 +271,8 @@ class Catalog:
     def _upkeep(self, delta: Any, table: str) -> None:
         """Every CATALOG_COMPACT_EVERY versions: compact small files, then delete files no recent version uses.
         Upkeep that loses a race to a commit is left to a later one."""
+        from deltalake.exceptions import CommitFailedError
+
         if delta.version() % CATALOG_COMPACT_EVERY:
             return
         try:
@@ -261,7 +280,7 @@ class Catalog:
             delta.vacuum(retention_hours=CATALOG_VACUUM_RETENTION_HOURS, enforce_retention_duration=False,
                          dry_run=False)
             log.info("Catalog %s compacted at version %d: %s", table, delta.version(), metrics)
-        except _conflicts() as err:
+        except CommitFailedError as err:
             log.info("Catalog %s: compaction left to a later commit (%s)", table, err)
 
 
@@ -291,8 +310,10 @@ def _scan(delta: Any, condition: Any, columns: list[str] | None = None) -> Any:
     return pa.concat_tables(read).filter(condition) if read else schema.empty_table()
 
 
-def _conflicts() -> tuple[type[Exception], ...]:
-    """What a writer that lost a race sees: another commit of the same version, or a table created meanwhile."""
-    from deltalake.exceptions import CommitFailedError, DeltaError
+class _LostRace(Exception):
+    """Another writer created the table between our look and our write."""
 
-    return CommitFailedError, DeltaError
+
+def _disk_full(err: Exception) -> bool:
+    text = str(err)
+    return f"os error {errno.ENOSPC}" in text or f"os error {errno.EDQUOT}" in text or "No space left" in text
