@@ -156,7 +156,7 @@ class Catalog:
             if filters:
                 frame = _arrow(frame, table).filter(_expression(filters)).to_pandas()
             return newest_per_key(upgrade(frame, table), table)
-        found = _scan(delta, _expression(filters))
+        found = _scan(delta, _expression(filters), prune=_expression(_ranges(filters)))
         frame = upgrade(found.to_pandas(), table)
         return newest_per_key(frame, table) if _has_duplicate_keys(found, table) else frame
 
@@ -246,7 +246,7 @@ class Catalog:
         for column in columns:  # mission: the partition; target_id: each batch's file spans few targets
             test = ds.field(column).isin(pc.unique(batch[column]))
             condition = test if condition is None else condition & test
-        found = _scan(delta, condition, columns)
+        found = _scan(delta, condition, columns, _within(batch))
         if len(keys) == 1:
             return len(pc.unique(found[keys[0]]))
         return len(found.group_by(keys).aggregate([]))
@@ -261,9 +261,9 @@ class Catalog:
         import pyarrow.compute as pc
 
         missions = ", ".join(f"'{m}'" for m in pc.unique(batch["mission"]).to_pylist())
-        targets = ", ".join(str(int(t)) for t in pc.unique(batch["target_id"]).to_pylist())
-        # literal lists let delta-rs skip partitions and files (by their target_id statistics) that cannot match
-        on = " AND ".join([f"t.mission IN ({missions})", f"t.target_id IN ({targets})",
+        low, high = (v.as_py() for v in pc.min_max(batch["target_id"]).values())
+        # literals let delta-rs skip the partitions and files (by their target_id statistics) that cannot match
+        on = " AND ".join([f"t.mission IN ({missions})", f"t.target_id BETWEEN {low} AND {high}",
                            *(f"t.{k} = s.{k}" for k in KEYS[table])])
         (delta.merge(batch, predicate=on, source_alias="s", target_alias="t")
          .when_matched_update_all().when_not_matched_insert_all().execute())
@@ -293,9 +293,29 @@ def _has_duplicate_keys(found: Any, table: str) -> bool:
     return found.select(keys).group_by(keys).aggregate([]).num_rows < found.num_rows
 
 
-def _scan(delta: Any, condition: Any, columns: list[str] | None = None) -> Any:
+def _within(batch: Any) -> Any:
+    """Rows of the batch's missions and target_id range: what file statistics can rule out."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    low, high = (v.as_py() for v in pc.min_max(batch["target_id"]).values())
+    return (ds.field("mission").isin(pc.unique(batch["mission"])) & (ds.field("target_id") >= low)
+            & (ds.field("target_id") <= high))
+
+
+def _ranges(filters: Filters | None) -> Filters | None:
+    """The filters as comparisons file statistics can rule out: pyarrow prunes by ``=``, ``<``, ``>``, never by
+    ``in``, so an ``in`` list becomes its range."""
+    ranges = [f for f in filters or [] if f[1] in ("=", "==", "<", "<=", ">", ">=")]
+    for column, op, values in filters or []:
+        if op == "in" and values:
+            ranges += [(column, ">=", min(values)), (column, "<=", max(values))]
+    return ranges or None
+
+
+def _scan(delta: Any, condition: Any, columns: list[str] | None = None, prune: Any = None) -> Any:
     """The rows of the table's current version that meet ``condition`` (None: all), as an Arrow table; only the
-    files whose partition and column statistics may hold such rows are read.
+    files whose partition and column statistics may meet ``prune`` (by default ``condition``) are read.
 
     The rows are filtered once read: files written by a merge hold ``string_view`` columns, which pyarrow 26
     cannot compare with the table's ``string`` type while scanning (ArrowNotImplementedError).
@@ -305,7 +325,8 @@ def _scan(delta: Any, condition: Any, columns: list[str] | None = None) -> Any:
     dataset = delta.to_pyarrow_dataset()
     if condition is None:
         return dataset.to_table(columns=columns)
-    read = [f.to_table(schema=dataset.schema, columns=columns) for f in dataset.get_fragments(filter=condition)]
+    fragments = dataset.get_fragments(filter=condition if prune is None else prune)
+    read = [f.to_table(schema=dataset.schema, columns=columns) for f in fragments]
     schema = pa.schema([dataset.schema.field(c) for c in columns]) if columns else dataset.schema
     return pa.concat_tables(read).filter(condition) if read else schema.empty_table()
 
