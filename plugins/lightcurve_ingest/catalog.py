@@ -218,14 +218,13 @@ class Catalog:
     def _create(self, table: str, batch: Any) -> int:
         """The table's first version: the old Parquet table's rows (if any) and the batch's, the batch winning."""
         import pandas as pd
+        from deltalake.exceptions import DeltaError
 
         legacy = self._read_legacy(table)
         merged = newest_per_key(pd.concat([legacy, batch.to_pandas()], ignore_index=True), table) \
             if len(legacy) else batch.to_pandas()
         if len(legacy):
             log.info("Catalog %s: moving %d rows of %s into the Delta table", table, len(legacy), legacy_key(table))
-        from deltalake.exceptions import DeltaError
-
         try:
             self._write(self.storage.table_uri(table_dir(table)), _arrow(_typed(merged, table), table), "error")
         except DeltaError as err:
