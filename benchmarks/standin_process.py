@@ -291,7 +291,7 @@ def _command(standins: Any, egress: EgressCounter, command: str, args: tuple) ->
 
 class EgressCounter:
     """WSGI wrapper counting the body bytes of S3 GET replies, by bucket (catalog tables apart, under
-    ``<bucket>/_catalog``): what clients read from S3.
+    ``<bucket>/_catalog``, their objects and listings): what clients read from S3.
 
     It counts at the server, independently of what the client code reports about itself.
     """
@@ -306,7 +306,8 @@ class EgressCounter:
             return self.app(environ, start_response)
         path = unquote(environ.get("PATH_INFO", "")).strip("/")
         bucket, _, key = path.partition("/")
-        label = f"{bucket}/{CATALOG_LABEL}" if f"{CATALOG_LABEL}/" in key else bucket
+        query = unquote(environ.get("QUERY_STRING", ""))  # the catalog's Delta log is listed: ?prefix=.../_catalog/
+        label = f"{bucket}/{CATALOG_LABEL}" if f"{CATALOG_LABEL}/" in key + query else bucket
         return self._counted(self.app(environ, start_response), label)
 
     def _counted(self, body: Any, bucket: str) -> Any:

@@ -144,7 +144,21 @@ def s3_files(standins: Standins, bucket: str, prefix: str) -> dict[str, bytes]:
 
 
 def read_local_catalog(root: Path, table: str = "files") -> pd.DataFrame:
-    return pd.read_parquet(root / CATALOG / f"{table}.parquet")
+    """A catalog table as any reader gets it: the Delta table's current version, with deltalake, sorted by key."""
+    from deltalake import DeltaTable
+
+    keys = ["destination_uri"] if table == "files" else ["mission", "target_id"]
+    frame = DeltaTable(str(root / CATALOG / table)).to_pandas()
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def s3_catalog_table(standins: Standins, bucket: str, prefix: str, table: str = "files") -> pd.DataFrame:
+    """A catalog table at ``s3://bucket/prefix``, read with deltalake straight from the S3 stand-in."""
+    from deltalake import DeltaTable
+
+    options = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL": standins.s3.endpoint_url, "AWS_ALLOW_HTTP": "true"}
+    return DeltaTable(f"s3://{bucket}/{prefix}/{CATALOG}/{table}", storage_options=options).to_pandas()
 
 
 def sha256_hex(content: bytes) -> str:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.helpers import expected_files, read_local_catalog, run_dag, summary, task_states
@@ -89,7 +90,7 @@ def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorde
     for partial in partials:  # a prefix of its file (or all of it, not yet verified and renamed)
         final = _final_key(partial, dest)
         assert expected[final].startswith(partial.read_bytes()) and final not in done_before
-    assert not (dest / "_catalog" / "files.parquet").exists(), "the batch was killed before its catalog commit"
+    assert not (dest / "_catalog" / "files").exists(), "the batch was killed before its catalog commit"
 
     run = run_dag(ingest_dag, {"destination": str(dest)})
 
@@ -107,3 +108,80 @@ def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorde
     tally["DAG runs succeeded"] += 1
     tally["files verified and recorded (copied or adopted)"] += result["copied"] + result["adopted"]
     assert [p.relative_to(dest).as_posix() for p in partial_files(dest)] == []  # the killed copy's .part is gone
+
+
+COMMITTER = """
+import sys
+from datetime import UTC, datetime
+sys.path[:0] = [{plugins!r}, {repo!r}]
+from lightcurve_ingest import catalog as cat
+from lightcurve_ingest.catalog import Catalog
+from lightcurve_ingest.destination import parse_destination
+from lightcurve_ingest.storage import open_storage
+
+catalog = Catalog(open_storage(parse_destination(sys.argv[1])))
+for batch in range(1000):
+    catalog.upsert(cat.FILES_TABLE, [
+        {{"destination_uri": f"file:///d/{{batch}}/{{i}}.fits", "mission": "K2", "target_id": batch, "target": "",
+         "observing_unit": 1, "source_key": f"{{batch}}/{{i}}", "data_uri": "", "obs_id": "", "obsid": "",
+         "product_filename": "", "mast_size": 1, "size": 1, "sha256": "", "fits_checksum_verified": True,
+         "copy_method": "download", "ingested_at": datetime.now(UTC), "run_id": "killed"}}
+        for i in range({rows})])
+"""
+COMMIT_ROWS = 20_000  # a batch's Parquet file takes some 50 ms to write: a kill can land before its log entry
+
+
+def test_sigkill_mid_catalog_commit_leaves_the_previous_version_whole_and_the_next_commit_works(tmp_path):
+    from deltalake import DeltaTable
+
+    from lightcurve_ingest import catalog as cat
+    from lightcurve_ingest.catalog import Catalog
+    from lightcurve_ingest.destination import parse_destination
+    from lightcurve_ingest.storage import open_storage
+
+    table_dir = tmp_path / "_catalog" / "files"
+    code = COMMITTER.format(plugins=str(REPO / "plugins"), repo=str(REPO), rows=COMMIT_ROWS)
+    mid_commit = 0
+    for _ in range(8):  # each kill lands wherever the writer is; at least one must land inside a commit
+        worker = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, env=dict(os.environ),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and worker.poll() is None and not _versions(table_dir):
+                time.sleep(0.002)  # the table's first version, then a commit after it
+            before = _data_files(table_dir)
+            while time.monotonic() < deadline and worker.poll() is None and _data_files(table_dir) <= before:
+                time.sleep(0.002)
+            assert worker.poll() is None, f"the writer ended before it could be killed:\n{worker.stdout.read()}"
+            os.kill(worker.pid, signal.SIGKILL)  # a new data file is written: its log entry may not be
+            assert worker.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        table = DeltaTable(str(table_dir))
+        rows = table.to_pandas()
+        # every committed batch whole, nothing of a batch whose commit was killed
+        assert len(rows) % COMMIT_ROWS == 0 and rows.groupby("target_id").size().eq(COMMIT_ROWS).all()
+        assert rows["destination_uri"].is_unique
+        referenced = {str(table_dir / f) for f in table.file_uris()} | {f for f in table.file_uris()}
+        mid_commit += bool({str(p) for p in _data_files(table_dir)} - referenced)
+        if mid_commit:
+            break
+    assert mid_commit, "no kill landed between a batch's data file and its log entry"
+
+    catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
+    committed = len(catalog.read(cat.FILES_TABLE))
+    row = {**{c: "" for c in cat.FILE_COLUMNS}, "destination_uri": "file:///d/after.fits", "mission": "K2",
+           "target_id": 1, "observing_unit": 1, "mast_size": 1, "size": 1, "fits_checksum_verified": True,
+           "ingested_at": datetime.now(UTC)}
+    assert catalog.upsert(cat.FILES_TABLE, [row]) == 1
+    assert len(catalog.read(cat.FILES_TABLE)) == committed + 1
+
+
+def _data_files(table_dir: Path) -> set[Path]:
+    return set(table_dir.glob("mission=*/*.parquet"))
+
+
+def _versions(table_dir: Path) -> list[Path]:
+    return list(table_dir.glob("_delta_log/*.json"))

@@ -60,3 +60,30 @@ def test_a_full_disk_fails_clearly_and_leaves_no_partial_file(small_disk: Path) 
     big = os.urandom(SIZE * 3 // 4)
     assert storage.put("k2/big.fits", _write(big)) == len(big)
     assert (small_disk / "k2" / "big.fits").read_bytes() == big
+
+
+def test_a_catalog_commit_on_a_full_disk_fails_clearly_and_keeps_the_table(small_disk: Path) -> None:
+    from datetime import UTC, datetime
+
+    from lightcurve_ingest import catalog as cat
+    from lightcurve_ingest.catalog import Catalog
+
+    def row(i: int) -> dict:
+        return {**{c: "" for c in cat.FILE_COLUMNS}, "destination_uri": f"file:///d/{i}.fits", "mission": "K2",
+                "target_id": i, "observing_unit": 1, "mast_size": 1, "size": 1, "fits_checksum_verified": True,
+                "ingested_at": datetime.now(UTC), "sha256": os.urandom(32).hex() * 8}
+
+    storage = LocalStorage(parse_destination(str(small_disk)))
+    catalog = Catalog(storage)
+    assert catalog.upsert(cat.FILES_TABLE, [row(1)]) == 1
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    storage.put("k2/filler.fits", _write(b"\0" * (free - 4096)))
+
+    with pytest.raises(DiskFullError) as caught:
+        catalog.upsert(cat.FILES_TABLE, [row(i) for i in range(2, 200)])
+    assert "disk full" in str(caught.value) and "_catalog/files" in str(caught.value), str(caught.value)
+    assert catalog.read(cat.FILES_TABLE)["destination_uri"].tolist() == ["file:///d/1.fits"]
+
+    storage.delete("k2/filler.fits")  # space freed: the same commit now succeeds
+    assert catalog.upsert(cat.FILES_TABLE, [row(i) for i in range(2, 200)]) == 198
+    assert len(catalog.read(cat.FILES_TABLE)) == 199

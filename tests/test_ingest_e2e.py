@@ -12,6 +12,7 @@ from tests.helpers import (
     local_files,
     read_local_catalog,
     run_dag,
+    s3_catalog_table,
     s3_files,
     sha256_hex,
     summary,
@@ -65,12 +66,7 @@ def test_second_run_moves_no_bytes(ingest_dag, standins, tmp_path):
 
 
 def s3_catalog(standins, bucket: str, prefix: str):  # noqa: ANN001, ANN201
-    import io
-
-    import pandas as pd
-
-    body = standins.s3.client(signed=True).get_object(Bucket=bucket, Key=f"{prefix}/_catalog/files.parquet")["Body"]
-    return pd.read_parquet(io.BytesIO(body.read()))
+    return s3_catalog_table(standins, bucket, prefix)
 
 
 def light_curve_gets(standins) -> list[str]:  # noqa: ANN001

@@ -107,7 +107,8 @@ def test_s3_destination_is_copied_server_side_byte_for_byte_and_a_rerun_moves_no
     refresh = summary(run_dag(dags[slug], {**conf, "full_refresh": True}))
     assert (rerun["copied"], rerun["targets_planned"]) == (0, 0)
     assert (refresh["copied"], refresh["already_present"], refresh["bytes_through_worker"]) == (0, len(expected), 0)
-    moved = [r for r in standins.s3.request_log if r["method"] != "HEAD" and "/_catalog/" not in r["path"]]
+    moved = [r for r in standins.s3.request_log if r["method"] != "HEAD" and "/_catalog/" not in r["path"]
+             and "/_catalog/" not in r["query"]]  # the catalog's Delta log is listed: ?list-type=2&prefix=...
     assert moved == [], "the reruns read, wrote or copied light curves"
 
 

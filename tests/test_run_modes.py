@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tests.helpers import (
     read_local_catalog,
     run_dag,
     run_dag_for_interval,
+    s3_catalog_table,
     sha256_hex,
     summary,
     task_states,
@@ -133,7 +133,7 @@ def test_run_killed_between_copying_and_recording_is_completed_without_duplicate
     storage = services.storage(parse_destination(str(tmp_path)), "aws_default")
     copied = Copier(k2, storage, services.source(), cataloged={}).copy_all(listing.files, threads=4)  # then the crash
     assert copied and all(r.status == "copied" for r in copied)
-    assert not (tmp_path / "_catalog" / "files.parquet").exists()
+    assert not (tmp_path / "_catalog" / "files").exists()
 
     result = summary(run_dag(ingest_dag, {"destination": str(tmp_path)}))
     assert result["adopted"] == len(copied) and result["copied"] == 0 and result["bytes_through_worker"] == 0
@@ -172,14 +172,19 @@ def test_asset_event_only_when_new_files_land_and_the_consumer_reads_them(ingest
     assert str(second.state) == "success"
 
 
-def test_catalog_is_plain_parquet_readable_by_pandas(ingest_dag, standins, tmp_path):
-    import pandas as pd
+def test_catalog_is_a_delta_table_readable_by_pandas_and_pyarrow(ingest_dag, standins, tmp_path):
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
 
     summary(run_dag(ingest_dag, {"destination": str(tmp_path)}))
-    table = pd.read_parquet(tmp_path / "_catalog" / "files.parquet")
-    assert set(cat.FILE_COLUMNS) <= set(table.columns)
+    delta = DeltaTable(str(tmp_path / "_catalog" / "files"))
+    table = delta.to_pandas()
+    assert list(table.columns) == cat.FILE_COLUMNS and table["destination_uri"].is_unique
     assert table["ingested_at"].notna().all() and (table["run_id"] != "").all()
     assert datetime.now().year >= table["ingested_at"].max().year
+    assert delta.metadata().partition_columns == ["mission"]
+    k2 = delta.to_pyarrow_dataset().to_table(filter=ds.field("mission") == "K2")  # what DuckDB can scan, too
+    assert k2.num_rows == len(table) == len(expected_files(standins))
 
 
 # --- a catalog written by the first release (k2ingest, K2 only) --------------------------------------------
@@ -208,9 +213,12 @@ def test_a_k2ingest_catalog_is_read_and_upgraded_on_first_write_losing_no_row(in
     assert (result["copied"], result["adopted"], result["already_present"]) == (0, 0, len(legacy["files"]))
     catalog = open_catalog("s3://legacy-bucket/k2")
     files, targets = catalog.read(cat.FILES_TABLE), catalog.read(cat.TARGETS_TABLE)
-    raw = pd.read_parquet(io.BytesIO(client.get_object(Bucket="legacy-bucket",
-                                                      Key="k2/_catalog/targets.parquet")["Body"].read()))
+    raw = s3_catalog_table(standins, "legacy-bucket", "k2", "targets")
     assert list(raw.columns) == cat.TARGET_COLUMNS, "the first write stores the upgraded layout"
+    assert len(raw) == len(legacy["targets"])
+    for table in legacy:  # the old single-file tables are left as they were
+        old_bytes = client.get_object(Bucket="legacy-bucket", Key=f"k2/_catalog/{table}.parquet")["Body"].read()
+        assert old_bytes == (LEGACY / f"{table}.parquet").read_bytes()
     assert list(files.columns) == cat.FILE_COLUMNS and len(files) == len(legacy["files"])
     old = legacy["files"].set_index("destination_uri")
     for row in files.itertuples():  # every old row kept, its values under the neutral names

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -191,36 +191,103 @@ def _file_row(i: int, run_id: str) -> dict:
             "copy_method": "download", "ingested_at": datetime(2026, 11, 25), "run_id": run_id}
 
 
-def test_concurrent_local_catalog_updates_lose_no_rows(tmp_path):
-    catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
+WRITERS, COMMITS = 4, 5
 
-    def writer(run: int) -> None:
-        for i in range(10):
-            catalog.upsert(cat.FILES_TABLE, [_file_row(run * 100 + i, f"run{run}")])
 
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(writer, range(8)))
+def _commit_batches(destination: str, writer: int) -> int:
+    """One writer process: COMMITS batches of two new rows (appends), the last with a row every writer updates
+    (a merge that conflicts with the others'); returns how many attempts its commits took."""
+    import logging
+
+    attempts = []
+    handler = logging.Handler()
+    handler.emit = lambda record: attempts.append(record) if "trying again" in record.getMessage() else None
+    logging.getLogger("lightcurve_ingest.catalog").addHandler(handler)
+    logging.getLogger("lightcurve_ingest.catalog").setLevel(logging.INFO)
+    catalog = cat.Catalog(_storage(destination))
+    for i in range(COMMITS):
+        shared = [_file_row(10_000, f"run{writer}")] if i == COMMITS - 1 else []
+        catalog.upsert(cat.FILES_TABLE, [_file_row(writer * 100 + 2 * i, f"run{writer}"),
+                                         _file_row(writer * 100 + 2 * i + 1, f"run{writer}"), *shared])
+    return COMMITS + len(attempts)
+
+
+def _storage(destination: str):  # noqa: ANN202
+    from lightcurve_ingest.connections import destination_storage
+
+    return destination_storage(parse_destination(destination), "aws_default")
+
+
+def _commit_concurrently(destination: str, pool_type: type = ProcessPoolExecutor) -> None:
+    """WRITERS processes (or threads) commit at once: every row lands, once, within the bounded attempts.
+    Spawned, not forked: deltalake's runtime panics in a child forked after the parent used it."""
+    import multiprocessing
+
+    from lightcurve_ingest.settings import CATALOG_COMMIT_ATTEMPTS
+
+    kwargs = {"mp_context": multiprocessing.get_context("spawn")} if pool_type is ProcessPoolExecutor else {}
+    with pool_type(WRITERS, **kwargs) as pool:
+        attempts = list(pool.map(_commit_batches, [destination] * WRITERS, range(WRITERS)))
+    assert sum(attempts) <= WRITERS * COMMITS * CATALOG_COMMIT_ATTEMPTS, attempts
+    catalog = Catalog(_storage(destination))
     table = catalog.read(cat.FILES_TABLE)
-    assert len(table) == 80 and table["destination_uri"].is_unique
+    assert len(table) == WRITERS * COMMITS * 2 + 1 and table["destination_uri"].is_unique, attempts
     assert catalog.upsert(cat.FILES_TABLE, [_file_row(1, "again")]) == 0  # upsert: no duplicate rows
-    assert len(catalog.read(cat.FILES_TABLE)) == 80
+    table = catalog.read(cat.FILES_TABLE)
+    assert len(table) == WRITERS * COMMITS * 2 + 1
+    assert table.set_index("destination_uri").loc["file:///d/1.fits", "run_id"] == "again"
+
+
+def test_concurrent_local_catalog_commits_lose_no_rows(tmp_path):
+    _commit_concurrently(str(tmp_path))
     assert not list(tmp_path.rglob(".*.part-*"))
 
 
-def test_concurrent_s3_catalog_updates_lose_no_rows(standins):
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
+def test_concurrent_s3_catalog_commits_lose_no_rows(standins):
     standins.s3.create_bucket("catalog-bucket")
-    catalog = Catalog(open_storage(parse_destination("s3://catalog-bucket/k2"), S3Hook(aws_conn_id="aws_default")))
+    # threads, each with its own table handle: they race through S3's conditional writes as processes do, and
+    # run in a few seconds where processes take a minute on a loaded machine
+    _commit_concurrently("s3://catalog-bucket/k2", ThreadPoolExecutor)
 
-    def writer(run: int) -> None:
-        for i in range(5):
-            catalog.upsert(cat.FILES_TABLE, [_file_row(run * 100 + i, f"run{run}")])
 
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(writer, range(4)))
+def test_catalog_reads_only_the_rows_its_filters_ask_for(tmp_path):
+    catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
+    rows = [{**_file_row(i, "r"), "mission": ("K2", "TESS")[i % 2], "observing_unit": i % 3} for i in range(30)]
+    assert catalog.upsert(cat.FILES_TABLE, rows) == 30
+    both = catalog.read(cat.FILES_TABLE, filters=[("mission", "=", "TESS"), ("observing_unit", "in", [0, 2])])
+    assert sorted(both["source_key"].astype(int)) == [i for i in range(30) if i % 2 and i % 3 in (0, 2)]
+    assert len(catalog.read(cat.FILES_TABLE, filters=[("mission", "=", "Kepler")])) == 0
+    assert list(catalog.read(cat.FILES_TABLE).columns) == cat.FILE_COLUMNS
+
+
+def test_two_racing_appends_of_one_new_key_read_as_its_newer_row(tmp_path):
+    from deltalake import write_deltalake
+
+    catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
+    catalog.upsert(cat.FILES_TABLE, [_file_row(1, "first")])
+    # what two writers that both found the key absent leave: appends do not conflict in Delta Lake
+    later = {**_file_row(1, "second"), "ingested_at": datetime(2026, 11, 26)}
+    write_deltalake(str(tmp_path / "_catalog" / "files"), cat._arrow(pd.DataFrame([later]), cat.FILES_TABLE),
+                    mode="append")
     table = catalog.read(cat.FILES_TABLE)
-    assert len(table) == 20 and table["destination_uri"].is_unique
+    assert table["run_id"].tolist() == ["second"]
+
+
+def test_a_single_file_catalog_moves_into_the_delta_table_on_first_commit(tmp_path):
+    legacy = Path(__file__).parent / "fixtures" / "k2ingest_catalog"
+    (tmp_path / "_catalog").mkdir()
+    (tmp_path / "_catalog" / "files.parquet").write_bytes((legacy / "files.parquet").read_bytes())
+    catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
+    before = catalog.read(cat.FILES_TABLE)  # read as it is until the first commit
+    assert len(before) == len(pd.read_parquet(legacy / "files.parquet")) > 0
+
+    assert catalog.upsert(cat.FILES_TABLE, [_file_row(1, "new")]) == 1
+
+    after = catalog.read(cat.FILES_TABLE)
+    assert len(after) == len(before) + 1
+    kept = after[after["run_id"] != "new"].reset_index(drop=True)
+    assert kept.drop(columns="ingested_at").equals(before.drop(columns="ingested_at"))
+    assert (tmp_path / "_catalog" / "files.parquet").read_bytes() == (legacy / "files.parquet").read_bytes()
 
 
 def test_a_first_release_catalog_reads_as_k2_rows_in_todays_layout():

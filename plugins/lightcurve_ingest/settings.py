@@ -23,6 +23,15 @@ SOURCE_BUCKET = "stpubdata"
 SOURCE_REGION = "us-east-1"
 
 CATALOG_DIR = "_catalog"
+# Catalog upkeep (benchmarks/README.md, "Catalog commits"): every CATALOG_COMPACT_EVERY table versions a commit
+# also compacts the small files of the batches into larger ones and deletes files that no version newer than
+# CATALOG_VACUUM_RETENTION_HOURS still uses (a reader older than that may fail and is retried).
+CATALOG_COMPACT_EVERY = 50
+CATALOG_VACUUM_RETENTION_HOURS = 1
+# Compacted files of about this size (some 80,000 rows of the files table): a merge rewrites only the files
+# holding rows it updates, so smaller files bound its cost; fewer, larger ones read faster whole.
+CATALOG_FILE_BYTES = 8 * 1024 * 1024
+CATALOG_COMMIT_ATTEMPTS = 20
 QUICKLOOK_DIR = "_quicklook"  # <destination>/_quicklook/<source key>.png and the gallery, index.html
 DEFAULT_PLOTS_PER_BATCH = 50  # one mapped render task each: ~15 s of plots at ~0.3 s a plot
 MAX_PLOTS_PER_BATCH = 500

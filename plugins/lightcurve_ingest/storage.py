@@ -118,6 +118,14 @@ class Storage(ABC):
         """Whether objects of ``source`` can be copied here server-side (no byte through the worker)."""
         return False
 
+    @abstractmethod
+    def table_uri(self, key: str) -> str:
+        """Where a table library (deltalake, pyarrow) finds the folder ``key``: a local path or ``s3://...``."""
+
+    def table_options(self) -> dict[str, str]:
+        """The deltalake ``storage_options`` that reach this destination (none for a local folder)."""
+        return {}
+
     def staging_key(self, key: str) -> str:
         """A hidden key beside ``key`` for an object not yet verified: ``<folder>/.<name>.part-<id>``."""
         folder, _, name = check_key(key).rpartition("/")
@@ -165,6 +173,9 @@ class LocalStorage(Storage):
     @contextmanager
     def fetched(self, key: str) -> Iterator[Path]:
         yield self.path(key)
+
+    def table_uri(self, key: str) -> str:
+        return str(self.path(key))
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
@@ -283,6 +294,23 @@ class S3Storage(Storage):
 
     def can_copy_from(self, source: SourceBucket) -> bool:
         return self.hook.conn_config.endpoint_url == source.endpoint
+
+    def table_uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def table_options(self) -> dict[str, str]:
+        """The connection's credentials, region and endpoint, as delta-rs names them. delta-rs commits to S3 with
+        conditional writes (put-if-absent of the log entry), so no locking service is needed."""
+        credentials = self.hook.get_credentials()
+        options = {"AWS_ACCESS_KEY_ID": credentials.access_key, "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+                   "AWS_REGION": self.client.meta.region_name or "us-east-1"}
+        if credentials.token:
+            options["AWS_SESSION_TOKEN"] = credentials.token
+        endpoint = self.hook.conn_config.endpoint_url
+        if endpoint:
+            options["AWS_ENDPOINT_URL"] = endpoint
+            options["AWS_ALLOW_HTTP"] = str(endpoint.startswith("http://")).lower()
+        return options
 
     def copy_from(self, source: SourceBucket, source_key: str, key: str, source_etag: str | None = None
                   ) -> CopyReceipt:

@@ -69,8 +69,7 @@ def plan_targets(mission: Mission, params: dict[str, Any], run: RunInfo, service
     if run_params.units is not None:
         return plan_mirror(mission, run_params, services)
     catalog = Catalog(services.storage(run_params.destination, run_params.dest_aws_conn_id))
-    states = catalog.read(cat.TARGETS_TABLE)
-    states = states[states["mission"] == mission.name]
+    states = catalog.read(cat.TARGETS_TABLE, filters=[("mission", "=", mission.name)])
     windowed = run_params.targets is None and run.has_window and not run_params.full_refresh
     targets, unresolved, mode = _choose_targets(mission, run_params, run, ArchiveTargets(mission, services.tap()),
                                                 states, windowed)
@@ -186,7 +185,9 @@ def copy_light_curves(mission: Mission, listing: Listing, params: dict[str, Any]
     run_params = RunParams.parse(params, mission)
     storage = services.storage(run_params.destination, run_params.dest_aws_conn_id)
     catalog = Catalog(storage)
-    known = catalog.read(cat.FILES_TABLE)
+    # only the batch's targets' rows: a commit's cost must not grow with the catalog
+    known = catalog.read(cat.FILES_TABLE, filters=[
+        ("mission", "=", mission.name), ("target_id", "in", [t.target_id for t in listing.batch.targets])])
     copier = Copier(mission, storage, services.source(), read_back=run_params.read_back_server_side_copies,
                     cataloged=dict(zip(known["destination_uri"], known["size"].astype(int), strict=True)))
     results = copier.copy_all(listing.files, run_params.copy_threads)

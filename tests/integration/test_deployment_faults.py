@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import requests
+from deltalake import DeltaTable
 
 from lightcurve_ingest import catalog as cat
 from lightcurve_ingest.destination import parse_destination
@@ -226,14 +226,14 @@ def check_destination(d: Deployment, root: Path) -> dict[str, bytes]:
     assert not different, f"{len(different)} file(s) differ from the source, e.g. {different[:3]}"
 
     destination = parse_destination(str(root))
-    files = pd.read_parquet(root / cat.table_key(cat.FILES_TABLE))
+    files = DeltaTable(str(root / cat.table_dir(cat.FILES_TABLE))).to_pandas()
     assert files["destination_uri"].is_unique, "a file is in the catalog twice"
     rows = files.set_index("destination_uri")
     assert sorted(rows.index) == sorted(destination.uri(k) for k in expected)
     for key, data in expected.items():
         row = rows.loc[destination.uri(key)]
         assert (int(row["size"]), row["sha256"]) == (len(data), hashlib.sha256(data).hexdigest()), key
-    targets = pd.read_parquet(root / cat.table_key(cat.TARGETS_TABLE))
+    targets = DeltaTable(str(root / cat.table_dir(cat.TARGETS_TABLE))).to_pandas()
     hosts = d.standins.universe.confirmed_hosts()
     assert len(targets) == len(hosts) and set(targets["status"]) == {cat.COMPLETE}, targets[["target", "status"]]
     return expected

@@ -12,7 +12,7 @@ behind a small middleware adding request counts, latency and faults:
 
 Extras for reliability and security tests (off by default): ``body_delay_s`` sends object
 bodies in 8 KiB pieces with that pause between them (a copy can be caught half-way), and
-``request_log`` records each request's method, path, Host and ``Authorization`` headers and
+``request_log`` records each request's method, path, query, Host and ``Authorization`` headers and
 whether it was presigned.
 
 Like AWS, anonymous clients may list and read ``stpubdata`` but write nothing, and no
@@ -175,7 +175,7 @@ class S3Standin(Instrumented):
 
     def _log_request(self, method: str, path: str, environ: dict[str, Any]) -> None:
         query = environ.get("QUERY_STRING", "")
-        entry = {"method": method, "path": path, "host": environ.get("HTTP_HOST", ""),
+        entry = {"method": method, "path": path, "query": unquote(query), "host": environ.get("HTTP_HOST", ""),
                  "authorization": environ.get("HTTP_AUTHORIZATION"),
                  "presigned": "X-Amz-Signature" in query, "copy_source": environ.get("HTTP_X_AMZ_COPY_SOURCE")}
         with self._log_lock:
