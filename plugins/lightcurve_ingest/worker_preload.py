@@ -11,6 +11,8 @@ MODULES = (
     "numpy",
     "pandas",
     "pyarrow.parquet",
+    "pyarrow.dataset",
+    "deltalake",
     "astropy.io.fits",
     "astroquery.mast",
     "boto3",
