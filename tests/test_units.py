@@ -260,6 +260,20 @@ def test_catalog_reads_only_the_rows_its_filters_ask_for(tmp_path):
     assert list(catalog.read(cat.FILES_TABLE).columns) == cat.FILE_COLUMNS
 
 
+def test_catalog_tables_checkpoint_every_few_versions(tmp_path):
+    """Opening a table reads its newest checkpoint and the log entries after it: with many shards committing, a
+    checkpoint every CATALOG_CHECKPOINT_EVERY versions keeps each open to a few reads."""
+    from lightcurve_ingest.settings import CATALOG_CHECKPOINT_EVERY
+
+    catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
+    for i in range(CATALOG_CHECKPOINT_EVERY + 2):
+        catalog.upsert(cat.FILES_TABLE, [_file_row(i, f"run{i}")])
+    log = tmp_path / "_catalog" / "files" / "_delta_log"
+    checkpoint = f"{CATALOG_CHECKPOINT_EVERY - 1:020d}.checkpoint.parquet"
+    assert (log / checkpoint).is_file(), sorted(p.name for p in log.iterdir())
+    assert len(catalog.read(cat.FILES_TABLE)) == CATALOG_CHECKPOINT_EVERY + 2
+
+
 def test_two_racing_appends_of_one_new_key_read_as_its_newer_row(tmp_path):
     from deltalake import write_deltalake
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from lightcurve_ingest.errors import DiskFullError
 from lightcurve_ingest.settings import (
+    CATALOG_CHECKPOINT_EVERY,
     CATALOG_COMMIT_ATTEMPTS,
     CATALOG_COMPACT_EVERY,
     CATALOG_DIR,
@@ -254,8 +255,10 @@ class Catalog:
     def _write(self, delta_or_uri: Any, batch: Any, mode: str) -> None:
         from deltalake import write_deltalake
 
+        creating = mode == "error"
         write_deltalake(delta_or_uri, batch, mode=mode, partition_by=PARTITION_BY,
-                        storage_options=None if hasattr(delta_or_uri, "version") else self.storage.table_options())
+                        storage_options=None if hasattr(delta_or_uri, "version") else self.storage.table_options(),
+                        configuration={"delta.checkpointInterval": str(CATALOG_CHECKPOINT_EVERY)} if creating else None)
 
     def _merge(self, delta: Any, table: str, batch: Any) -> None:
         import pyarrow.compute as pc

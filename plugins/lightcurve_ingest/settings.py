@@ -31,6 +31,9 @@ CATALOG_VACUUM_RETENTION_HOURS = 1
 # Compacted files of about this size (some 80,000 rows of the files table): a merge rewrites only the files
 # holding rows it updates, so smaller files bound its cost; fewer, larger ones read faster whole.
 CATALOG_FILE_BYTES = 8 * 1024 * 1024
+# Opening a table reads its newest checkpoint, then every log entry after it: a checkpoint every 10 versions (Delta's
+# default is 100) keeps that to a few reads when many shards commit (benchmarks/README.md, "Mirror whole campaigns").
+CATALOG_CHECKPOINT_EVERY = 10
 CATALOG_COMMIT_ATTEMPTS = 20
 QUICKLOOK_DIR = "_quicklook"  # <destination>/_quicklook/<source key>.png and the gallery, index.html
 DEFAULT_PLOTS_PER_BATCH = 50  # one mapped render task each: ~15 s of plots at ~0.3 s a plot
