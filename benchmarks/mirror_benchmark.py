@@ -84,7 +84,8 @@ def _serve(conn: Any, config: dict[str, Any]) -> None:
         from tests.standins import Standins, build_universe
 
         started = time.perf_counter()
-        universe = build_universe(30, kepler_hosts=0, tess_hosts=0, field_stars=False)  # K2 hosts: the labels
+        # K2 hosts: the labels only; the bucket_objects below, tens of thousands, are what is mirrored
+        universe = build_universe(30, fits_rows=200, kepler_hosts=0, tess_hosts=0, field_stars=False)
         standins = Standins(universe).start()
         standins.s3.create_bucket(DESTINATION_BUCKET)
         stored = standins.s3.load_directly(bucket_objects(config["campaigns"], config["files"], config["seed"]))

@@ -57,7 +57,8 @@ def mission_universe(mission: str, n_targets: int, seed: int = 0, tess_mb: float
     # 5/4 n + 10 hosts hold n confirmed ones; one build, so that the named hosts (Kepler-10, pi Men) come once.
     count = n_targets * 5 // 4 + 10
     counts = {"kepler_hosts": count if mission == "kepler" else 0, "tess_hosts": count if mission == "tess" else 0}
-    base = build_universe(0, seed=seed, **counts)
+    # 200 rows: thousands of hosts, and their 20-s light curves stay this small (the 2-minute ones are resized below)
+    base = build_universe(0, seed=seed, fits_rows=200, **counts)
     hosts = _through_nth_confirmed(base.hosts, n_targets)
     kept = {(h.mission, h.target_id) for h in hosts}
     observations = [o for o in base.observations if (o.mission, o.target_id) in kept]

@@ -7,6 +7,7 @@ module imports it.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -71,9 +72,81 @@ def standins():  # noqa: ANN201
         yield running
 
 
+# Modules that another file's owner keeps and whose every test is slow (the DAGs under dag.test(), Chromium, a
+# stand-in per test); the other modules mark their slow tests themselves.
+SLOW_MODULES = frozenset({"test_faults", "test_ingest_e2e", "test_mirror", "test_missions_e2e", "test_quicklook",
+                          "test_standins"})
+# The real-stack tests: one xdist work unit, so they run one after another on one worker. They kill Celery
+# workers and restart Redis and PostgreSQL, and their timeouts assume the stack has most of the machine.
+STACK_DIR = "tests/integration/"
+# After the real stack, the longest work unit: one fixture that runs the benchmark, some 3 minutes.
+LONGEST_MODULES = frozenset({"test_benchmark_smoke"})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):  # noqa: ANN201
+    """Mark the slow tests (before ``-m`` selects), then order the files that are left for xdist's scheduler
+    (``--dist loadfile --no-loadscope-reorder``, see ``pytest_xdist_make_scheduler``): the longest work first,
+    so that no long file starts last. A file's tests keep their order."""
+    for item in items:
+        if item.get_closest_marker("integration") or item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+    yield
+    rank: dict[Path, tuple[int, int]] = {}
+    for item in items:
+        if item.get_closest_marker("integration"):
+            tier = 0
+        elif item.path.stem in LONGEST_MODULES:
+            tier = 1
+        else:
+            tier = 2 if item.get_closest_marker("slow") else 3
+        best, count = rank.get(item.path, (tier, 0))
+        rank[item.path] = (min(best, tier), count - 1)  # then the files with more tests first
+    items.sort(key=lambda item: rank[item.path])
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
+    """``--dist loadfile``, except that every real-stack file goes into one work unit.
+
+    (``--dist loadgroup`` with ``xdist_group`` marks would say the same, but pytest-xdist 3.8 marks the groups by
+    rewriting node ids, which pytest 9.2 no longer lets it do: the marks are silently ignored.)
+    """
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class StackInOneUnit(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return STACK_DIR if nodeid.startswith(STACK_DIR) else super()._split_scope(nodeid)
+
+    return StackInOneUnit(config, log)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its reliability figures to the controller, which prints them."""
+    from tests.reliability_figures import figures
+
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["reliability_figures"] = dict(figures(session.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001
+    """The controller adds up the figures of each xdist worker as it finishes."""
+    from tests.reliability_figures import figures
+
+    figures(node.config).update(getattr(node, "workeroutput", {}).get("reliability_figures", {}))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
     """Print the reliability tests' figures before pytest's closing line."""
     from tests.reliability_figures import summary_lines
 
     for line in summary_lines(config):
         terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)  # this process's Airflow home: each run (and xdist worker) has its own

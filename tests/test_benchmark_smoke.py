@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 MISSIONS = ("k2", "kepler", "tess")
 PHASES = ("baseline", "ours", "ours_rerun", "ours_s3", "ours_s3_read_back")

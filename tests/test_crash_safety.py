@@ -18,8 +18,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import expected_files, read_local_catalog, run_dag, summary, task_states
 from tests.reliability_figures import figures
+
+pytestmark = pytest.mark.slow  # workers killed mid-copy and mid-commit, then the DAG under dag.test()
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = """

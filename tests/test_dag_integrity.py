@@ -6,10 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+# Not imported from conftest: importing it as tests.conftest runs it a second time, and the second run points
+# AIRFLOW_HOME at another folder than the one the session's Airflow uses.
+REPO = Path(__file__).resolve().parents[1]
 
 PARSE_SCRIPT = r"""
 import json, socket, sys, time

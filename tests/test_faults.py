@@ -101,7 +101,7 @@ def assert_destination_clean(dest: Path, expected: dict[str, bytes]) -> None:
 
 
 def corrupt_same_size(data: bytes) -> bytes:
-    """Flip one byte in the last data block: the size stays right, the FITS DATASUM does not."""
+    """Flip one byte in the last data block: the size stays right, the HDU's FITS CHECKSUM does not."""
     position = len(data) - 2880 + 100
     return data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1:]
 
@@ -258,7 +258,7 @@ def test_corrupt_files_already_at_final_names_are_replaced_not_counted(standins,
     dest = tmp_path / "dest"
     planted = {
         files[0].key: universe.fits_bytes(files[0])[:1000],  # a half download
-        files[1].key: corrupt_same_size(universe.fits_bytes(files[1])),  # right size, bad DATASUM
+        files[1].key: corrupt_same_size(universe.fits_bytes(files[1])),  # right size, bad CHECKSUM
         files[2].key: b"\0" * files[2].size,  # right size, not FITS
         files[3].key: universe.fits_bytes(files[3]),  # a good file the catalog does not know
     }
@@ -319,7 +319,7 @@ def test_s3_destination_with_read_back_catches_a_corrupt_same_size_source(standi
     finally:
         standins.s3.put_object(bad.key, original)
     assert result.failed == 1 and bad.key in result.failed_files[0]
-    assert "DATASUM" in result.failed_files[0]
+    assert "damaged FITS file" in result.failed_files[0] and "CHECKSUM does not match" in result.failed_files[0]
     client = standins.s3.client(signed=True)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="datasum-bucket", Prefix="lc/k2/").get("Contents", [])}
     assert keys == {f"lc/{f.key}" for f in host.files[1:]}, "neither the bad copy nor its staging object may stay"

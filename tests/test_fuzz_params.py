@@ -318,6 +318,7 @@ def test_parse_csv_table_returns_whole_rows_or_refuses_the_reply(tally, text):
 
 # --- bad conf through the real DAG ----------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("conf", "param"), [
     ({"targets_per_batch": "7"}, "targets_per_batch"),
     ({"copy_threads": 0}, "copy_threads"),
@@ -339,6 +340,7 @@ def test_conf_against_the_params_schema_is_refused_before_any_task_runs(ingest_d
     tally["bad DAG confs refused"] += 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("conf", "message"), [
     ({"destination": "s3://[team-bucket/k2"}, "destination: 's3://[team-bucket/k2' is not a valid URL"),
     ({"destination": "/tmp/k2\x00x"}, "destination: '/tmp/k2\\x00x' contains a control character"),

@@ -5,6 +5,8 @@ Kepler and TESS have the same tests in test_missions_e2e.py.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
 
 from tests.helpers import (
@@ -33,6 +35,7 @@ def test_local_destination_gets_every_confirmed_hosts_files_byte_for_byte(ingest
     assert str(run.state) == "success", task_states(run)
     expected = expected_files(standins)
     assert local_files(dest) == expected
+    assert kinds_of_etag(standins, expected) == {"whole", "in parts"}
     result = summary(run)
     assert result["copied"] == len(expected) and result["failed"] == 0
     assert result["bytes_copied"] == sum(len(b) for b in expected.values())
@@ -69,6 +72,11 @@ def s3_catalog(standins, bucket: str, prefix: str):  # noqa: ANN001, ANN201
     return s3_catalog_table(standins, bucket, prefix)
 
 
+def kinds_of_etag(standins, keys) -> set[str]:  # noqa: ANN001
+    """Whether the sources of ``keys`` were put whole (ETag: an MD5) or uploaded in parts (``<md5>-<parts>``)."""
+    return {"in parts" if "-" in standins.s3.etag(key) else "whole" for key in keys}
+
+
 def light_curve_gets(standins) -> list[str]:  # noqa: ANN001
     """Paths of every GET of a light-curve object (source or destination) the S3 stand-in served."""
     return [r["path"] for r in standins.s3.request_log if r["method"] == "GET" and "_llc.fits" in r["path"]]
@@ -84,6 +92,10 @@ def test_s3_destination_is_copied_server_side_byte_for_byte(ingest_dag, standins
     assert light_curve_gets(standins) == [], "a server-side copy reads no light-curve byte through the worker"
     expected = expected_files(standins)
     assert s3_files(standins, "team-bucket", "k2/lc") == expected
+    assert kinds_of_etag(standins, expected) == {"whole", "in parts"}
+    pins = {unquote(r["copy_source"]).lstrip("/").split("/", 1)[1]: r["copy_source_if_match"]
+            for r in standins.s3.request_log if r["copy_source"]}
+    assert pins == {key: f'"{standins.s3.etag(key)}"' for key in expected}, "each copy is pinned to its source"
     result = summary(run)
     assert result["copied"] == len(expected)
     assert result["bytes_through_worker"] == 0

@@ -13,6 +13,8 @@ from lightcurve_ingest.params import RunParams
 from lightcurve_ingest.tasks import RunInfo, plan_targets
 from tests.helpers import local_files, read_local_catalog, run_dag, run_flow, s3_files, summary, task_states
 
+LISTING_PAGE = 1_000  # keys a ListObjectsV2 reply holds at most
+
 
 def unit_files(universe, mission: str, unit: int, kinds: tuple[str, ...] = ("lc",)) -> dict:  # noqa: ANN001
     """Key -> file of every light curve the bucket holds for one campaign or sector: hosts' and field stars'."""
@@ -141,6 +143,45 @@ def test_campaigns_mirror_s3_to_s3_server_side_and_a_rerun_copies_nothing_twice(
     again = run_flow("k2", params)
     assert (again["copied"], again["already_present"]) == (0, len(expected))
     assert not [e for e in standins.s3.request_log if e["copy_source"]]
+
+
+def test_a_shard_folder_longer_than_a_listing_page_is_mirrored_whole_and_listed_whole_at_the_destination(standins):
+    """The first field campaign's crowded folder holds over a thousand objects: the light curves sorting after the
+    first page of its listing are found, and a destination folder of over a thousand objects is listed whole."""
+    universe = standins.universe
+    unit = first_field_unit(universe, "K2")
+    expected = unit_files(universe, "K2", unit)
+    folder = "/".join(next(iter(expected)).split("/")[:5]) + "/"  # k2/public/lightcurves/c<N>/<EPIC[:4]>00000/
+    pages = standins.s3.client().get_paginator("list_objects_v2").paginate(Bucket="stpubdata", Prefix=folder)
+    listed = [o["Key"] for page in pages for o in page["Contents"]]
+    past_first_page = [key for key in listed[LISTING_PAGE:] if key in expected]
+    assert past_first_page, "the folder's light curves sort after its first 1,000 keys"
+    standins.s3.create_bucket("crowd-bucket")
+    params = {"destination": "s3://crowd-bucket/lc", "campaigns": [unit]}
+    standins.s3.request_log.clear()
+
+    result = run_flow("k2", params)
+
+    assert (result["copied"], result["failed"]) == (len(expected), 0) and result["listed"] >= len(listed)
+    assert any("continuation-token=" in query for query in listings(standins, "stpubdata", folder))
+    landed = s3_files(standins, "crowd-bucket", "lc")
+    assert landed == {key: universe.fits_bytes(f) for key, f in expected.items()}
+
+    # the whole folder, decoys too, as a sync of it would leave it: the rerun must see the light curves past a page
+    others = [(f"lc/{key}", b"another object") for key in listed if key not in expected]
+    assert standins.s3.load_directly(others, bucket="crowd-bucket") > LISTING_PAGE
+    standins.s3.request_log.clear()
+    again = run_flow("k2", params)
+
+    assert (again["copied"], again["already_present"], again["failed"]) == (0, len(expected), 0)
+    assert not [r for r in standins.s3.request_log if r["copy_source"]]
+    assert any("continuation-token=" in query for query in listings(standins, "crowd-bucket", f"lc/{folder}"))
+
+
+def listings(standins, bucket: str, prefix: str) -> list[str]:  # noqa: ANN001
+    """The query of every ListObjectsV2 request of ``bucket`` below ``prefix`` the S3 stand-in logged."""
+    return [r["query"] for r in standins.s3.request_log
+            if r["method"] == "GET" and r["path"].rstrip("/") == f"/{bucket}" and f"prefix={prefix}" in r["query"]]
 
 
 def test_a_sector_mirror_takes_2_minute_light_curves_only_unless_asked(standins, tmp_path):

@@ -7,20 +7,26 @@ TESS candidate and a false positive; then generated stars.
 
 from __future__ import annotations
 
+import io
+import tarfile
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import unquote
 
 import pandas as pd
 import pytest
+from astropy.io import fits
 
 from lightcurve_ingest import catalog as cat
 from lightcurve_ingest.consumer import read_labelled_files
 from lightcurve_ingest.discovery import mjd
 from tests.helpers import (
     expected_files,
+    find,
     local_files,
     read_local_catalog,
     run_dag,
     run_dag_for_interval,
+    s3_catalog_table,
     s3_files,
     sha256_hex,
     summary,
@@ -163,6 +169,54 @@ def test_dispositions_add_candidates_and_false_positives_with_their_labels(dags,
     for host in chosen:  # a star with a planet is labelled so, whatever else it has
         best = next((d for d in positives if host.has_disposition(d)), None)
         assert best is None or labels[host.target_id] == best
+
+
+def test_a_kepler_quarter_in_two_files_lands_whole_and_both_are_catalogued_as_quarter_4(dags, standins, tmp_path):
+    universe = standins.universe
+    host = universe.host_by_name("Kepler-10")
+    split = {f.key: f for f in host.light_curves() if f.unit == 4}
+    bundle = next(f for f in host.files if f.kind == "bundle")
+    with tarfile.open(fileobj=io.BytesIO(universe.fits_bytes(bundle))) as tar:
+        assert set(tar.getnames()) >= {f.filename for f in split.values()}  # the .tar holds both
+    listed = find(standins, "kepler", [host]).files
+    assert len(split) == 2 and sorted(f.source_key for f in listed if f.unit == 4) == sorted(split)
+
+    run = run_dag(dags["kepler"], {"destination": str(tmp_path), "targets": ["Kepler-10"]})
+
+    assert str(run.state) == "success", task_states(run)
+    landed = local_files(tmp_path)
+    assert {key: landed.get(key) for key in split} == {key: universe.fits_bytes(f) for key, f in split.items()}
+    assert [fits.getval(tmp_path / key, "QUARTER") for key in sorted(split)] == [4, 4]
+    catalog = read_local_catalog(tmp_path).set_index("source_key")
+    assert catalog.loc[sorted(split), "observing_unit"].tolist() == [4, 4]
+    assert catalog.loc[sorted(split), "sha256"].tolist() == [sha256_hex(landed[key]) for key in sorted(split)]
+    assert not any(key.endswith(".tar") for key in landed)
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_sources_uploaded_in_parts_are_copied_byte_for_byte(dags, standins, tmp_path, kind):
+    """pi Men's 2-minute light curves were uploaded in one part (ETag ``<md5>-1``), its 20-second ones (12 MB) in
+    three: each lands whole, locally (read in chunks) and in S3 (a server-side copy pinned to that ETag)."""
+    expected = expected_files(standins, ["pi Men"], mission="TESS", include_fast=True)
+    etags = {key: standins.s3.etag(key) for key in expected}
+    assert {etag.rsplit("-", 1)[1] for etag in etags.values()} == {"1", "3"}
+    if kind == "s3":
+        standins.s3.create_bucket("parts-bucket")
+    destination = str(tmp_path) if kind == "local" else "s3://parts-bucket/tess"
+    standins.s3.request_log.clear()
+
+    run = run_dag(dags["tess"], {"destination": destination, "targets": ["pi Men"], "include_fast_cadence": True})
+
+    assert str(run.state) == "success", task_states(run)
+    landed = local_files(tmp_path) if kind == "local" else s3_files(standins, "parts-bucket", "tess")
+    assert landed == expected
+    catalog = read_local_catalog(tmp_path) if kind == "local" else s3_catalog_table(standins, "parts-bucket", "tess")
+    assert dict(zip(catalog["source_key"], catalog["sha256"], strict=True)) == {
+        key: sha256_hex(content) for key, content in expected.items()}
+    if kind == "s3":
+        pins = {unquote(r["copy_source"]).lstrip("/").split("/", 1)[1]: r["copy_source_if_match"]
+                for r in standins.s3.request_log if r["copy_source"]}
+        assert pins == {key: f'"{etag}"' for key, etag in etags.items()}
 
 
 def test_an_unknown_disposition_is_refused_naming_the_allowed_ones(dags, standins, tmp_path):

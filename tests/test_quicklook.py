@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -18,8 +20,10 @@ from astropy.io import fits
 from PIL import Image
 
 from lightcurve_ingest import quicklook_tasks as qt
+from lightcurve_ingest.payloads import PlotJob
 from lightcurve_ingest.quicklook.plot import PERIOD_METADATA_KEY
 from tests.helpers import read_local_catalog, run_dag, task_states, xcom
+from tests.real_fits import KEPLER_90_Q3, KEPLER_90_Q4_PART, SPOC_LAYOUT_FILES, RealFile
 from tests.standins import Standins, build_universe
 from tests.standins.fits_factory import LONG_CADENCE_DAYS, planted_period_days
 
@@ -142,7 +146,10 @@ def test_damaged_and_unexpected_fits_get_no_png_and_the_run_succeeds(dags, quick
     (tmp_path / truncated).write_bytes((tmp_path / truncated).read_bytes()[:5000])
     table = fits.BinTableHDU.from_columns([fits.Column(name="TIME", format="D", array=np.arange(100.0))],
                                           name="LIGHTCURVE")
-    fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp_path / no_flux, overwrite=True)
+    table.header.update({"BJDREFI": 2454833, "BJDREFF": 0.0})  # a Kepler file's header, without its flux columns
+    primary = fits.PrimaryHDU()
+    primary.header.update({"TELESCOP": "Kepler", "MISSION": "Kepler"})
+    fits.HDUList([primary, table]).writeto(tmp_path / no_flux, overwrite=True)
     (tmp_path / gone).unlink()
 
     with caplog.at_level("ERROR"):
@@ -185,6 +192,100 @@ def read_catalog_keys(storage) -> set[str]:  # noqa: ANN001
     from lightcurve_ingest.catalog import Catalog
 
     return set(Catalog(storage).read(cat.FILES_TABLE)["source_key"])
+
+
+# --- genuine MAST light curves ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("real", SPOC_LAYOUT_FILES, ids=lambda r: r.name)
+def test_the_quicklook_of_every_genuine_light_curve_is_drawn(real: RealFile, tmp_path):
+    storage = qt.open_storage(str(tmp_path), "aws_default")
+    job = PlotJob(source_key=f"genuine/{real.name}", mission=real.mission, target_id=real.target_id, target="",
+                  observing_unit=real.unit, disposition="")
+    (tmp_path / "genuine").mkdir()
+    shutil.copy(real.path, tmp_path / job.source_key)
+
+    period = qt.render_one(job, storage)
+
+    png = (tmp_path / qt.png_key(job.source_key)).read_bytes()
+    assert period > 0 and png_period(png) == pytest.approx(period, rel=1e-7)
+    assert len(png) > 20_000
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The light-curve panel of a quick-look figure built as the PNG writer builds it, and its PDCSAP points."""
+
+    axes: object
+    time: np.ndarray
+    flux: np.ndarray
+    cadences: int  # good cadences of the light curve
+
+
+def draw(real: RealFile, unit: str, png: Path) -> Drawn:
+    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.quicklook.lightcurve import read_light_curve
+    from lightcurve_ingest.quicklook.periodogram import strongest_period
+    from lightcurve_ingest.quicklook.plot import Title, quicklook_figure, render_png
+
+    curve = read_light_curve(real.path, get_mission(real.mission).light_curve_format)
+    periodogram = strongest_period(curve.time, curve.pdcsap)
+    title = Title(target="Kepler-90", target_id="KIC 11442793", mission="Kepler", unit=unit, disposition="CONFIRMED")
+    render_png(curve, periodogram, title, png)
+    figure = quicklook_figure(curve, periodogram, title)
+    axes = figure.axes[0]
+    (line,) = [line for line in axes.get_lines() if line.get_label() == "PDCSAP"]
+    return Drawn(axes, np.asarray(line.get_xdata()), np.asarray(line.get_ydata()), len(curve.time))
+
+
+def assert_png(path: Path) -> None:
+    assert path.stat().st_size > 20_000
+    png_period(path.read_bytes())  # decodes, 800 x 480
+
+
+# Kepler-90 (KIC 11442793, KOI-351). The first file of its Q4 (BKJD 352.4-373.2) holds one transit of Kepler-90 g:
+# google-research/exoplanet-ml's README, which these files come from, plots it ("You can see a planet transit ---
+# that's Kepler-90 g!"). In this file it lies at BKJD 357.2-357.9 and is 0.4 % deep.
+KEPLER_90_G_TRANSIT_BKJD = (357.2, 357.9)
+
+
+def test_the_quicklook_of_kepler_90_shows_the_transit_of_kepler_90_g(tmp_path):
+    drawn = draw(KEPLER_90_Q4_PART, "quarter 4", tmp_path / "q4.png")
+
+    start, end = KEPLER_90_G_TRANSIT_BKJD
+    in_transit = (drawn.time > start) & (drawn.time < end)
+    bottom = drawn.flux[in_transit].min()
+    depth = np.median(drawn.flux) - bottom
+    low, high = drawn.axes.get_ylim()
+    assert len(drawn.time) == drawn.cadences and in_transit.sum() >= 10  # every cadence drawn, the transit's too
+    assert depth > 0.003  # the transit as drawn, not averaged away
+    assert low < bottom and depth > 0.5 * (high - low)  # inside the panel, over half its height
+    assert drawn.axes.get_xlabel() == "time [BKJD = BJD - 2454833]"
+    assert "default quality mask" in drawn.axes.get_title(loc="left")
+    assert_png(tmp_path / "q4.png")
+    if SCREENSHOTS:  # the README's example plot
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / "q4.png", SCREENSHOTS / "plot.png")
+
+
+# The two deepest dips of Kepler-90's Q3 file (medians over 0.3 d: 0.07 % and 0.064 %, five times the scatter of
+# such a median), transits of its smaller planets: their centres in BKJD.
+KEPLER_90_Q3_DIPS_BKJD = (319.74, 340.02)
+
+
+def test_the_quicklook_of_kepler_90_q3_keeps_its_shallow_dips_in_view_at_full_scale(tmp_path):
+    drawn = draw(KEPLER_90_Q3, "quarter 3", tmp_path / "q3.png")
+
+    low, high = drawn.axes.get_ylim()
+    assert len(drawn.time) == drawn.cadences  # 4,134 good cadences: drawn as they are
+    assert low < drawn.flux.min()  # no dip below the panel
+    for centre in KEPLER_90_Q3_DIPS_BKJD:
+        dip = drawn.flux[np.abs(drawn.time - centre) < 0.1]
+        assert len(dip) >= 8 and np.median(drawn.flux) - np.median(dip) > 0.0005, centre
+        assert low < dip.min()
+    # Q3 holds no transit of g or h; its dips are under 0.1 %. The panel spans the PDCSAP points (0.3 %), not the
+    # SAP flux's 0.9 % swing drawn behind them, so such a dip takes a fifth of its height.
+    assert high - low < 0.004
+    assert_png(tmp_path / "q3.png")
 
 
 # --- the gallery in Chromium --------------------------------------------------------------------------------------
@@ -249,15 +350,21 @@ def test_gallery_in_chromium_filters_sorts_and_links_only_to_files_that_exist(qu
 # --- the pieces ---------------------------------------------------------------------------------------------------
 
 def test_the_reader_keeps_good_cadences_and_tells_pdcsap_from_sap(tmp_path):
+    from lightcurve_ingest.missions import get_mission
     from lightcurve_ingest.quicklook.lightcurve import read_light_curve
     from tests.standins.fits_factory import make_kepler_llc_fits
 
+    fmt = get_mission("kepler").light_curve_format
     path = tmp_path / "kplr011904151-2010078095331_llc.fits"
     path.write_bytes(make_kepler_llc_fits(11904151, 5, 4400, 0, planted=True))
     table = fits.getdata(path, "LIGHTCURVE")
-    good = table["QUALITY"] == 0
-    curve = read_light_curve(path)
-    assert len(curve.time) == good.sum() < len(table)  # flagged cadences left out
+    quality = table[fmt.quality_column]
+    assert (quality != 0).any()
+    for mask in ("default", "hardest"):
+        good = (quality & fmt.quality_flags.mask(mask).bits) == 0
+        curve = read_light_curve(path, fmt, mask)
+        assert len(curve.time) == good.sum() and curve.quality_mask.name == mask
+    assert len(curve.time) < len(table)  # under the hardest mask every flagged cadence is left out
     pdcsap, sap = table["PDCSAP_FLUX"][good], table["SAP_FLUX"][good]
     assert np.allclose(curve.pdcsap, pdcsap / np.median(pdcsap))
     assert np.allclose(curve.sap, sap / np.median(sap))

@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "requirements.txt"
 DEV = ROOT / "requirements-dev.txt"
-TEST_TOOLS = ("moto[server]", "pytest", "hypothesis", "ruff", "playwright")
+TEST_TOOLS = ("moto[server]", "pytest", "pytest-xdist", "hypothesis", "ruff", "playwright")
 # What docker-compose.yaml configures rather than imports: CeleryExecutor with Redis, the FAB auth manager,
 # PostgreSQL (psycopg2) for metadata, and the connection types of the DAGs' connections (http, aws).
 DEPLOYMENT_ROOTS = ("apache-airflow", "apache-airflow-providers-celery", "apache-airflow-providers-fab",

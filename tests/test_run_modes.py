@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pendulum
+import pytest
 
 from lightcurve_ingest import catalog as cat
 from lightcurve_ingest.connections import services_from_connections
@@ -25,6 +26,8 @@ from tests.helpers import (
     summary,
     task_states,
 )
+
+pytestmark = pytest.mark.slow  # the DAG under dag.test()
 
 FIRST_DAY = date(2026, 11, 20)  # build_universe's default start: rowupdates spread over 5 days from here
 

@@ -87,6 +87,7 @@ def test_crafted_data_uris_are_refused(data_uri):
         K2.validate_key("k2/public/lightcurves/" + data_uri.removeprefix(PREFIX))
 
 
+@pytest.mark.slow
 def test_crafted_products_from_mast_cannot_write_outside_the_destination(ingest_dag, standins, tmp_path, caplog,
                                                                          request):
     caplog.set_level(logging.INFO, logger="lightcurve_ingest")
@@ -228,6 +229,7 @@ SECRETS = {
 }
 
 
+@pytest.mark.slow
 def test_secrets_stay_out_of_logs_and_only_the_destination_host_sees_its_credentials(
         ingest_dag, standins, monkeypatch, capfd, caplog, request):
     from tests.standins.s3 import REGION

@@ -14,11 +14,13 @@ import sys
 import tarfile
 import threading
 import time
-import warnings
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pandas as pd
 import pytest
 import requests
@@ -29,15 +31,40 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError, ResponseStreamingError
 
+from tests.real_fits import (
+    K2_C13,
+    K2_C102,
+    KEPLER_90_Q3,
+    KEPLER_90_Q4_PART,
+    PIPELINE_FILES,
+    TESS_S1_WASP_126,
+    TESS_S24,
+    TESS_S41,
+    TESS_SPOC_S24,
+    RealFile,
+)
 from tests.standins import MastPortalStandin, Standins, build_universe
 from tests.standins.__main__ import parse_args
 from tests.standins.fits_factory import (
+    APERTURE_SHAPE,
+    LONG_CADENCE_DAYS,
     kepler_llc_size,
     llc_size,
     make_kepler_llc_fits,
     make_llc_fits,
     make_tess_lc_fits,
+    planted_period_days,
     tess_lc_size,
+)
+from tests.standins.layouts import (
+    K2_LLC,
+    KEPLER_LLC,
+    TESS_SPOC_FAST_LC,
+    TESS_SPOC_FFI_LC,
+    TESS_SPOC_LC,
+    Column,
+    Layout,
+    keyword_problems,
 )
 from tests.standins.mast_query import observation_row, product_row
 from tests.standins.records import mjd
@@ -105,12 +132,39 @@ def _tap(standins, query: str, fmt: str = "csv") -> requests.Response:
     return requests.get(standins.tap.base_url + "/TAP/sync", params={"query": query, "format": fmt}, timeout=10)
 
 
+def _ones_sum(data: bytes) -> int:
+    total = int(np.frombuffer(data, dtype=">u4").astype(np.uint64).sum())
+    while total >> 32:
+        total = (total & 0xFFFFFFFF) + (total >> 32)
+    return total
+
+
+def _hdus_sum_to_minus_zero(content: bytes) -> list[bool]:
+    """For each HDU: does the whole HDU, header and data, sum to -0 (the FITS checksum rule)?
+
+    The raw check, not ``fits.open(checksum=True)``: astropy takes a missing DATASUM for 0 and so calls every
+    genuine MAST file (CHECKSUM in each HDU, no DATASUM) corrupt.
+    """
+    sums = []
+    with fits.open(io.BytesIO(content)) as hdus:
+        for index in range(len(hdus)):
+            info = hdus.fileinfo(index)
+            header, data, span = info["hdrLoc"], info["datLoc"], info["datSpan"]
+            total = _ones_sum(content[header:data]) + _ones_sum(content[data:data + span])
+            while total >> 32:
+                total = (total & 0xFFFFFFFF) + (total >> 32)
+            sums.append(total == 0xFFFFFFFF)
+    return sums
+
+
 def _assert_valid_fits(content: bytes) -> fits.HDUList:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # astropy reports checksum mismatches as warnings
-        hdus = fits.open(io.BytesIO(content), checksum=True)
-        for hdu in hdus:
-            _ = hdu.data
+    """As MAST's light curves are: a standard FITS file, CHECKSUM and no DATASUM in every HDU, each summing to -0."""
+    hdus = fits.open(io.BytesIO(content))
+    hdus.verify("exception")
+    for hdu in hdus:
+        _ = hdu.data
+        assert "CHECKSUM" in hdu.header and "DATASUM" not in hdu.header, hdu.name
+    assert all(_hdus_sum_to_minus_zero(content))
     return hdus
 
 
@@ -161,15 +215,13 @@ def test_fits_file_is_valid_deterministic_and_sized():
     primary = hdus[0].header
     assert (primary["KEPLERID"], primary["CAMPAIGN"], primary["OBJECT"]) == (201367065, 102, "EPIC 201367065")
     assert (primary["TELESCOP"], primary["MISSION"], primary["OBSMODE"]) == ("Kepler", "K2", "long cadence")
-    assert "CHECKSUM" in primary and "DATASUM" in hdus["LIGHTCURVE"].header
     table = hdus["LIGHTCURVE"].data
-    assert len(table) == 300
-    assert {"TIME", "SAP_FLUX", "PDCSAP_FLUX", "QUALITY"} <= set(table.columns.names)
-    assert hdus["APERTURE"].data.ndim == 2
+    assert len(table) == 300 and table.columns.names == [c.name for c in K2_LLC.columns]
+    assert hdus["APERTURE"].data.shape == APERTURE_SHAPE
+    data_start = hdus.fileinfo(1)["datLoc"]
     corrupt = bytearray(content)
-    corrupt[hdus["LIGHTCURVE"].fileinfo()["datLoc"] + 100] ^= 0xFF  # a byte of the light-curve table
-    with pytest.raises(Warning, match="[Cc]hecksum"):
-        _assert_valid_fits(bytes(corrupt))
+    corrupt[data_start + 100] ^= 0xFF  # a byte of the light-curve table
+    assert _hdus_sum_to_minus_zero(bytes(corrupt)) == [True, False, True]
 
 
 @pytest.mark.parametrize("rows", [0, 1, 144, 145, 3901])
@@ -386,10 +438,7 @@ def test_s3_serves_every_file_anonymously(standins, s3_client, tmp_path):
     body = s3_client.get_object(Bucket="stpubdata", Key=file.key)["Body"].read()
     assert body == universe.fits_bytes(file)
     s3_client.download_file("stpubdata", file.key, str(tmp_path / file.filename))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with fits.open(tmp_path / file.filename, checksum=True) as hdus:
-            assert hdus[0].header["KEPLERID"] == file.target_id
+    assert _assert_valid_fits((tmp_path / file.filename).read_bytes())[0].header["KEPLERID"] == file.target_id
     assert standins.s3.requests_by_method["GET"] >= 2
 
 
@@ -462,11 +511,12 @@ def test_s3_hook_with_the_airflow_connections(standins, monkeypatch):
 
 # --- K2 stays as it was -------------------------------------------------------------------------
 
-# Digests of the K2 part of build_universe computed before Kepler and TESS were added: hosts,
-# planets, observations, products, MAST rows, k2pandc rows and every file's bytes.
+# Digests of the K2 part of build_universe: hosts, planets, observations, products, MAST rows, k2pandc rows and
+# every file's bytes. Recorded when the files took the genuine layout (real sizes, MAST's headers, gaps and flags);
+# a deliberate change to K2's stand-ins records new ones, anything else must leave them.
 K2_DIGESTS = {
-    (8, 1): "33298f9362de231444c69f81118fe56227e3d52e80c36e46a134ce7a1dab53d4",
-    (20, 0): "764c1b877752ed909a24b853a897e688b563c6a7ddceb43409d95af013fcd2b3",
+    (8, 1): "510b781344ee292f0dcc9403061d71a2a60df9e8ec828bf43b118e4c7e03083b",
+    (20, 0): "e2a2c325982f37cba162cd3a725ac5080f03d95b3311baa64f6e4fcb5d493d55",
 }
 
 
@@ -493,7 +543,7 @@ def _k2_digest(universe: Universe) -> str:
 
 
 @pytest.mark.parametrize(("n_hosts", "unknown"), sorted(K2_DIGESTS))
-def test_k2_is_bit_identical_to_before_kepler_and_tess(n_hosts, unknown):
+def test_k2_is_bit_identical_to_its_recorded_digest(n_hosts, unknown):
     assert _k2_digest(build_universe(n_hosts, unknown_to_mast=unknown)) == K2_DIGESTS[(n_hosts, unknown)]
 
 
@@ -538,8 +588,9 @@ def test_kepler_hosts_quarters_and_kois():
     assert not universe.host_by_name("KOI-7003").has_confirmed_planet  # index 7: false positive only
     for host in kepler:
         assert 2 <= len(host.units) <= 4 and set(host.units) <= set(range(18))
-        assert [f.unit for f in host.light_curves()] == list(host.units)
-        assert [f.kind for f in host.files] == ["lc"] * len(host.units) + ["bundle"]
+        files_per_quarter = [q for q in host.units for _ in _quarter_timestamps(q)]  # Q4 was cut in two
+        assert [f.unit for f in host.light_curves()] == files_per_quarter
+        assert [f.kind for f in host.files] == ["lc"] * len(files_per_quarter) + ["bundle"]
         assert host.light_curves(include_fast=True) == host.light_curves()
     assert universe.confirmed_hosts(mission="Kepler") == [h for h in kepler if h.has_disposition("CONFIRMED")]
     assert real["KOI-5"] in universe.hosts_with("Kepler", ["CANDIDATE"], date(2026, 11, 21))
@@ -552,6 +603,12 @@ QUARTER_TIMESTAMPS = ("2009131105131", "2009166043257", "2009259160929", "200935
                       "2013011073258", "2013098041711", "2013131215648")
 
 
+def _quarter_timestamps(quarter: int) -> list[str]:
+    """The timestamps of a quarter's long-cadence files: Q4 has two, the first that of the genuine Kepler-90 file
+    of its first 20.9 days."""
+    return ["2010009091648", QUARTER_TIMESTAMPS[4]] if quarter == 4 else [QUARTER_TIMESTAMPS[quarter]]
+
+
 def test_kepler_keys_uris_and_bundles():
     universe = build_universe(12)
     prefixes = set()
@@ -559,10 +616,10 @@ def test_kepler_keys_uris_and_bundles():
         kic9 = f"{host.target_id:09d}"
         folder = f"kepler/public/lightcurves/{kic9[:4]}/{kic9}/"
         flags = "".join("1" if q in host.units else "0" for q in range(18))
+        names = [f"kplr{kic9}-{stamp}_llc.fits" for q in host.units for stamp in _quarter_timestamps(q)]
+        assert [f.filename for f in host.files] == names + [f"kplr{kic9}_lc_Q{flags}.tar"]
         for file in host.files:
-            name = (f"kplr{kic9}_lc_Q{flags}.tar" if file.kind == "bundle"
-                    else f"kplr{kic9}-{QUARTER_TIMESTAMPS[file.unit]}_llc.fits")
-            assert file.key == folder + name and file.filename == name
+            assert file.key == folder + file.filename
             prefix, relative = file.data_uri.split("/url/missions/kepler/lightcurves/")
             assert relative == file.key.removeprefix("kepler/public/lightcurves/")
             prefixes.add(prefix)
@@ -639,18 +696,30 @@ def test_kepler_fits_headers_and_times():
     primary = hdus[0].header
     assert (primary["TELESCOP"], primary["INSTRUME"], primary["OBJECT"]) == ("Kepler", "Kepler Photometer",
                                                                            "KIC 11904151")
-    assert (primary["KEPLERID"], primary["QUARTER"]) == (11904151, 5)
-    assert {"SEASON", "CHANNEL", "MODULE", "OUTPUT", "CHECKSUM", "DATASUM"} <= set(primary)
+    assert (primary["KEPLERID"], primary["QUARTER"], primary["MISSION"]) == (11904151, 5, "Kepler")
+    assert (primary["MODULE"], primary["OUTPUT"]) == _KEPLER_MODULE_OUTPUT[primary["CHANNEL"]]
     table = hdus["LIGHTCURVE"]
-    assert table.columns.names == _k2_columns() and len(table.data) == 300
+    assert len(table.data) == 300 and table.header["OBJECT"] == "KIC 11904151"
     start, end = quarter_mjd(5)
-    assert start - 54832.5 <= table.data["TIME"].min() < table.data["TIME"].max() <= end - 54832.5
-    assert (table.data["QUALITY"] != 0).any() and (table.data["QUALITY"] == 0).mean() > 0.9
-    assert hdus["APERTURE"].data.ndim == 2 and "CHECKSUM" in hdus["APERTURE"].header
+    times = table.data["TIME"]
+    assert start - 54832.5 <= np.nanmin(times) < np.nanmax(times) <= end - 54832.5
+    assert (table.data["SAP_QUALITY"] != 0).any()
 
 
-@pytest.mark.parametrize(("cadence", "timedel"), [(120, 2 / 1440), (20, 20 / 86400)])
-def test_tess_fits_headers_and_times(cadence, timedel):
+def test_the_second_file_of_a_split_quarter_follows_the_first():
+    first = fits.getdata(io.BytesIO(make_kepler_llc_fits(11442793, 4, 1021, 0)), "LIGHTCURVE")
+    second = fits.getdata(io.BytesIO(make_kepler_llc_fits(11442793, 4, 3000, 0, first_cadence=1021)), "LIGHTCURVE")
+    assert second["CADENCENO"][0] == first["CADENCENO"][-1] + 1
+    assert second["TIME"][0] == pytest.approx(first["TIME"][-1] + LONG_CADENCE_DAYS)
+
+
+# Kepler's channels: 4 outputs on each of the 21 science modules (2-4, 6-20, 22-24), numbered in that order.
+_KEPLER_MODULE_OUTPUT = {4 * i + output: (module, output)
+                         for i, module in enumerate((2, 3, 4, *range(6, 21), 22, 23, 24)) for output in (1, 2, 3, 4)}
+
+
+@pytest.mark.parametrize(("cadence", "timedel", "frames"), [(120, 2 / 1440, 60), (20, 20 / 86400, 10)])
+def test_tess_fits_headers_and_times(cadence, timedel, frames):
     content = make_tess_lc_fits(261136679, 13, 300, 1, cadence, 84.291188, -80.469119)
     hdus = _assert_valid_fits(content)
     primary = hdus[0].header
@@ -658,18 +727,219 @@ def test_tess_fits_headers_and_times(cadence, timedel):
                                                                            "TIC 261136679")
     assert (primary["TICID"], primary["SECTOR"], primary["RA_OBJ"], primary["DEC_OBJ"]) == (
         261136679, 13, 84.291188, -80.469119)
-    assert {"CAMERA", "CCD", "TESSMAG", "CHECKSUM", "DATASUM"} <= set(primary)
     table = hdus["LIGHTCURVE"]
-    assert table.columns.names == _k2_columns() and table.header["TIMEDEL"] == pytest.approx(timedel)
+    assert table.header["TIMEDEL"] == pytest.approx(timedel) and table.header["NUM_FRM"] == frames
+    assert f"TMOFST{primary['CAMERA']}{primary['CCD']}" in table.header  # the readout delay of this camera's CCD
+    assert (primary["TSTART"], primary["TSTOP"]) == (table.header["TSTART"], table.header["TSTOP"])
+    assert hdus["APERTURE"].header["CRVAL1"] == 84.291188
     start, end = sector_mjd(13)
     times = table.data["TIME"]
-    assert start - 56999.5 <= times.min() < times.max() <= end - 56999.5
-    assert times[1] - times[0] == pytest.approx(timedel)
+    assert start - 56999.5 <= np.nanmin(times) < np.nanmax(times) <= end - 56999.5
+    assert np.nanmedian(np.diff(times)) == pytest.approx(timedel)
     assert (table.data["QUALITY"] != 0).any()
 
 
-def _k2_columns() -> list[str]:
-    return fits.open(io.BytesIO(make_llc_fits(201000000, 1, 1, 0)))["LIGHTCURVE"].columns.names
+# --- the stand-ins against the genuine files ----------------------------------------------------------
+
+# Each genuine file and the layout of its product.
+GENUINE_LAYOUTS = [
+    (KEPLER_90_Q3, KEPLER_LLC), (KEPLER_90_Q4_PART, KEPLER_LLC), (K2_C13, K2_LLC), (K2_C102, K2_LLC),
+    (TESS_S1_WASP_126, TESS_SPOC_LC), (TESS_S24, TESS_SPOC_LC), (TESS_S41, TESS_SPOC_LC),
+    (TESS_SPOC_S24, TESS_SPOC_FFI_LC),
+]
+@dataclass(frozen=True)
+class StandinProduct:
+    """One stand-in product to check: a file of it, the layout it must follow, the genuine files like it."""
+
+    target_id: int
+    unit: int
+    cadence_days: float
+    layout: Layout
+    genuine: tuple[RealFile, ...]
+    real_rows: int  # a file of MAST's size
+
+    def make(self, rows: int, planted: bool = False) -> bytes:
+        if self.layout is K2_LLC:
+            return make_llc_fits(self.target_id, self.unit, rows, 0, planted)
+        if self.layout is KEPLER_LLC:
+            return make_kepler_llc_fits(self.target_id, self.unit, rows, 0, planted)
+        cadence_s = round(self.cadence_days * 86400)
+        return make_tess_lc_fits(self.target_id, self.unit, rows, 0, cadence_s, 84.291188, -80.469119, planted)
+
+
+_K2, _KEPLER, _SPOC = (K2_C13, K2_C102), (KEPLER_90_Q3, KEPLER_90_Q4_PART), (TESS_S1_WASP_126, TESS_S24, TESS_S41)
+STANDIN_PRODUCTS = {
+    "K2": StandinProduct(211900000, 13, LONG_CADENCE_DAYS, K2_LLC, _K2, 3900),
+    "K2 split campaign": StandinProduct(228732031, 102, LONG_CADENCE_DAYS, K2_LLC, _K2, 3400),
+    "Kepler": StandinProduct(11904151, 3, LONG_CADENCE_DAYS, KEPLER_LLC, _KEPLER, 4400),
+    "TESS": StandinProduct(261136679, 2, 120 / 86400, TESS_SPOC_LC, _SPOC, 20000),
+    "TESS camera 1": StandinProduct(261136679, 41, 120 / 86400, TESS_SPOC_LC, _SPOC, 20000),
+    "TESS 20-s": StandinProduct(261136679, 41, 20 / 86400, TESS_SPOC_FAST_LC, _SPOC, 20000),
+}
+
+
+def _layout_problems(content: bytes, layout: Layout) -> list[str]:
+    """Where a file departs from its product's layout: HDUs, columns, key keywords, time keywords, sums."""
+    with fits.open(io.BytesIO(content)) as hdus:
+        names = tuple(hdu.name for hdu in hdus)
+        columns = tuple(Column(c.name, c.format, c.unit) for c in hdus["LIGHTCURVE"].columns)
+        problems = [] if names == layout.hdus else [f"HDUs {names}"]
+        problems += [] if columns == layout.columns else [f"columns {columns}"]
+        problems += keyword_problems(hdus[0].header, layout.primary)
+        problems += keyword_problems(hdus["LIGHTCURVE"].header, layout.lightcurve)
+        problems += _time_keyword_problems(hdus["LIGHTCURVE"].header, hdus["LIGHTCURVE"].data["TIME"])
+        problems += [f"{hdu.name}: no CHECKSUM" for hdu in hdus if "CHECKSUM" not in hdu.header]
+        problems += [f"{hdu.name}: DATASUM" for hdu in hdus if "DATASUM" in hdu.header]
+    sums = _hdus_sum_to_minus_zero(content)
+    return problems + [f"{name} does not sum to -0" for name, ok in zip(names, sums, strict=True) if not ok]
+
+
+def _time_keyword_problems(header: fits.Header, time: np.ndarray) -> list[str]:
+    """TSTART and TSTOP bracket the cadences with a time (SPOC's TSTART may fall a few cadences later), TELAPSE is
+    their difference and LIVETIME that times the dead-time correction."""
+    half, first, last = header["TIMEDEL"] / 2, np.nanmin(time), np.nanmax(time)
+    checks = {
+        "TSTART": abs(header["TSTART"] - (first - half)) <= 5 * header["TIMEDEL"],
+        "TSTOP": abs(header["TSTOP"] - (last + half)) < 1e-5,
+        "TELAPSE": abs(header["TELAPSE"] - (header["TSTOP"] - header["TSTART"])) < 1e-5,
+        "LIVETIME": abs(header["LIVETIME"] - header["TELAPSE"] * header["DEADC"]) < 1e-5,
+    }
+    return [f"{keyword} = {header[keyword]} does not fit the times" for keyword, ok in checks.items() if not ok]
+
+
+def _keyword_sequences(content: bytes) -> list[list[str]]:
+    """Each HDU's keywords in order, less those that come and go between sectors and PDC runs: the readout delay
+    (TMOFSTxy, for camera x and CCD y) and PDC's second and third bands (FITTYPEn, PR_GOODn, PR_WGHTn)."""
+    with fits.open(io.BytesIO(content)) as hdus:
+        return [[k[:6] if k.startswith("TMOFST") else k for k in hdu.header
+                 if not (k.startswith(("FITTYPE", "PR_GOOD", "PR_WGHT")) and not k.endswith("1"))] for hdu in hdus]
+
+
+@pytest.mark.parametrize(("real", "layout"), GENUINE_LAYOUTS, ids=[r.name for r, _ in GENUINE_LAYOUTS])
+def test_the_layout_table_holds_for_every_genuine_file(real, layout):
+    assert _layout_problems(real.path.read_bytes(), layout) == []
+
+
+@pytest.mark.parametrize("product", list(STANDIN_PRODUCTS))
+def test_standins_follow_the_layout_table(product):
+    standin = STANDIN_PRODUCTS[product]
+    for rows in (1, 300, standin.real_rows):
+        assert _layout_problems(standin.make(rows), standin.layout) == [], rows
+
+
+@pytest.mark.parametrize("product", list(STANDIN_PRODUCTS))
+def test_standin_headers_have_the_genuine_keywords_in_the_genuine_order(product):
+    standin = STANDIN_PRODUCTS[product]
+    keywords = _keyword_sequences(standin.make(300))
+    for real in standin.genuine:
+        assert keywords == _keyword_sequences(real.path.read_bytes()), real.name
+
+
+@pytest.mark.parametrize("real", PIPELINE_FILES, ids=[r.name for r in PIPELINE_FILES])
+def test_a_standin_of_a_genuine_files_rows_has_its_exact_length(real):
+    size = {"K2": llc_size, "Kepler": kepler_llc_size, "TESS": tess_lc_size}[real.mission]
+    assert size(real.rows) == real.path.stat().st_size
+
+
+def test_a_damaged_standin_no_longer_sums_to_minus_zero():
+    content = make_tess_lc_fits(261136679, 2, 300, 0)
+    with fits.open(io.BytesIO(content)) as hdus:
+        places = [hdus.fileinfo(0)["hdrLoc"] + 400, hdus.fileinfo(1)["datLoc"] + 100, hdus.fileinfo(2)["datLoc"] + 8]
+    for hdu, at in enumerate(places):  # a primary header card, a table byte, an aperture pixel
+        damaged = bytearray(content)
+        damaged[at] ^= 0x01
+        assert _hdus_sum_to_minus_zero(bytes(damaged)) == [i != hdu for i in range(3)], at
+
+
+def _quality_column(hdus: fits.HDUList) -> np.ndarray:
+    table = hdus["LIGHTCURVE"].data
+    return table[next(name for name in table.columns.names if name.endswith("QUALITY"))]
+
+
+def _row_fractions(content: bytes) -> dict[str, float]:
+    with fits.open(io.BytesIO(content)) as hdus:
+        table = hdus["LIGHTCURVE"].data
+        return {"flagged": float(np.mean(_quality_column(hdus) != 0)),
+                "NaN TIME": float(np.mean(np.isnan(table["TIME"]))),
+                "NaN PDCSAP_FLUX": float(np.mean(np.isnan(table["PDCSAP_FLUX"])))}
+
+
+@cache
+def _genuine_range(what: str) -> tuple[float, float]:
+    fractions = [_row_fractions(real.path.read_bytes())[what] for real in PIPELINE_FILES]
+    return min(fractions), max(fractions)
+
+
+@pytest.mark.parametrize("product", list(STANDIN_PRODUCTS))
+def test_nan_and_flagged_proportions_are_within_the_genuine_files_range(product):
+    standin = STANDIN_PRODUCTS[product]
+    fractions = _row_fractions(standin.make(standin.real_rows))
+    for what, fraction in fractions.items():
+        low, high = _genuine_range(what)
+        assert low <= fraction <= high and fraction > 0, (what, fraction, (low, high))
+
+
+@pytest.mark.parametrize("product", list(STANDIN_PRODUCTS))
+def test_gaps_and_flags_are_the_genuine_kinds(product):
+    """A NaN TIME is a flagged data gap with NaN fluxes, as in every genuine file; the flags' bits are those the
+    genuine files of the mission carry (and TESS's stray light, 2048, which the genuine sectors here lack)."""
+    standin = STANDIN_PRODUCTS[product]
+    made = standin.make(standin.real_rows)
+    for content in [made] + [real.path.read_bytes() for real in standin.genuine]:
+        with fits.open(io.BytesIO(content)) as hdus:
+            table, quality = hdus["LIGHTCURVE"].data, _quality_column(hdus)
+            gap = np.isnan(table["TIME"])
+            assert (quality[gap] != 0).all()
+            assert np.isnan(table["SAP_FLUX"][gap]).all() and np.isnan(table["PDCSAP_FLUX"][gap]).all()
+            assert not np.isnan(table["TIMECORR"]).any() and np.all(np.diff(table["CADENCENO"]) == 1)
+    genuine_bits = set().union(*(_bits(real.path.read_bytes()) for real in standin.genuine))
+    stray_light = {2048} if standin.layout.primary["TELESCOP"] == "TESS" else set()
+    assert _bits(made) <= genuine_bits | stray_light
+
+
+def _bits(content: bytes) -> set[int]:
+    with fits.open(io.BytesIO(content)) as hdus:
+        flags = np.bitwise_or.reduce(_quality_column(hdus))
+    return {1 << bit for bit in range(32) if flags >> bit & 1}
+
+
+@pytest.mark.parametrize("sector", [40, 41, 42, 43])
+def test_tess_files_of_camera_1_have_stray_light_over_a_long_stretch(sector):
+    content = make_tess_lc_fits(261136679, sector, 20000, 0)
+    with fits.open(io.BytesIO(content)) as hdus:
+        stray = (_quality_column(hdus) & 2048) != 0
+        camera = hdus[0].header["CAMERA"]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], stray.astype(int), [0]])))
+    longest = int(max(np.diff(edges)[::2], default=0))
+    assert (longest > 720) == (camera == 1), (camera, longest)  # a day of 2-minute cadences
+
+
+# lightkurve's default quality masks: the cadences it drops as useless (KeplerQualityFlags, TessQualityFlags).
+DEFAULT_BITMASK = {"SAP_QUALITY": 1 | 2 | 4 | 8 | 32 | 256 | 16384 | 65536 | 1048576,
+                   "QUALITY": 1 | 2 | 4 | 8 | 32 | 128}
+
+
+@pytest.mark.parametrize("product", list(STANDIN_PRODUCTS))
+def test_the_planted_period_is_the_strongest_on_the_good_cadences(product):
+    from astropy.timeseries import LombScargle
+
+    standin = STANDIN_PRODUCTS[product]
+    content = standin.make(standin.real_rows, planted=True)
+    with fits.open(io.BytesIO(content)) as hdus:
+        table = hdus["LIGHTCURVE"].data
+        mask = DEFAULT_BITMASK[standin.layout.quality_column]
+        time, flux = table["TIME"].astype(float), table["PDCSAP_FLUX"].astype(float)
+        good = np.isfinite(time) & np.isfinite(flux) & (_quality_column(hdus) & mask == 0)
+    time, flux = time[good], flux[good]
+    baseline, cadence = time[-1] - time[0], standin.cadence_days
+    frequency = np.linspace(2 / baseline, 1 / (3 * cadence), int(5 * baseline / (3 * cadence)))
+    power = LombScargle(time, flux).power(frequency, method="fast")
+    planted = planted_period_days(standin.target_id, standin.unit, standin.cadence_days)
+    assert 1 / frequency[np.argmax(power)] == pytest.approx(planted, rel=0.01)
+    with fits.open(io.BytesIO(standin.make(standin.real_rows))) as plain, fits.open(io.BytesIO(content)) as hdus:
+        same = [n for n in plain["LIGHTCURVE"].columns.names if not n.endswith("SAP_FLUX")]
+        for name in same:  # only the fluxes carry the signal
+            assert np.array_equal(plain["LIGHTCURVE"].data[name], hdus["LIGHTCURVE"].data[name], equal_nan=True)
 
 
 def test_universe_files_of_every_mission_are_valid_fits():

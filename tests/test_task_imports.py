@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+import pytest
+
+pytestmark = pytest.mark.slow  # a fresh interpreter a task: some 15 s
+
+REPO = Path(__file__).resolve().parents[1]  # not from conftest: see test_dag_integrity.py
 
 HEAVY = ("astroquery", "astropy", "pandas", "pyarrow", "boto3", "botocore", "airflow.providers.amazon.aws.hooks.s3")
 

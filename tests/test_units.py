@@ -243,6 +243,7 @@ def test_concurrent_local_catalog_commits_lose_no_rows(tmp_path):
     assert not list(tmp_path.rglob(".*.part-*"))
 
 
+@pytest.mark.slow
 def test_concurrent_s3_catalog_commits_lose_no_rows(standins):
     standins.s3.create_bucket("catalog-bucket")
     # threads, each with its own table handle: they race through S3's conditional writes as processes do, and

@@ -67,8 +67,8 @@ def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
             description="s3:// destinations that can read the public bucket get server-side copies: S3 checks "
                         "each copy's size and ETag against the source and computes its SHA-256, and no byte "
                         "passes through the worker. Turn this on to also read each copy back once and check "
-                        "its FITS CHECKSUM/DATASUM (catches a damaged source object; every byte then passes "
-                        "through the worker, about twice the run time).",
+                        "its FITS sums (CHECKSUM, and DATASUM where present): this catches a damaged source "
+                        "object; every byte then passes through the worker, about twice the run time.",
         ),
     }
     if mission.unit_param:

@@ -19,9 +19,10 @@ from lightcurve_ingest.settings import DEFAULT_DEST_AWS_CONN_ID, DEFAULT_PLOTS_P
 
 DAG_ID = "lightcurve_quicklook"
 ASSETS = list(CATALOG_ASSETS.values())
-DOC = """Quick-look plots of light curves: normalised PDCSAP flux (QUALITY == 0 cadences; SAP faintly behind) over
-time, and a Lomb-Scargle periodogram with the strongest period marked, one PNG per light curve at
-`<destination>/_quicklook/<source key>.png`; and a gallery of them all, `<destination>/_quicklook/index.html`.
+DOC = """Quick-look plots of light curves: normalised PDCSAP flux (the cadences the default quality mask
+keeps; SAP faintly behind) over time, and a Lomb-Scargle periodogram with the strongest period marked, one PNG
+per light curve at `<destination>/_quicklook/<source key>.png`; and a gallery of them all,
+`<destination>/_quicklook/index.html`.
 
 Runs whenever an ingest DAG publishes new files (its catalog Asset). Trigger it by hand with `destination` to
 draw every light curve there that has no PNG yet. See the project README.

@@ -142,8 +142,9 @@ def render_one(job: PlotJob, storage: Storage) -> float:
 
     if storage.size(job.source_key) is None:
         raise BadLightCurveError("the catalog lists it but the destination has no such file")
+    fmt = get_mission(job.mission).light_curve_format
     with storage.fetched(job.source_key) as path:
-        curve = read_light_curve(path)
+        curve = read_light_curve(path, fmt)
     try:
         periodogram = strongest_period(curve.time, curve.pdcsap)
     except ValueError as err:

@@ -1,4 +1,19 @@
-"""Checks a copied file must pass before it counts: size, FITS CHECKSUM/DATASUM, and its sha256."""
+"""Checks a copied file must pass before it counts: its size, its FITS sums and its sha256.
+
+The FITS sums (FITS standard 4.0: its data integrity keywords, and appendix J) are 32-bit ones' complement sums
+of big-endian words. An HDU's ``CHECKSUM`` card makes the sum of the whole HDU, header and data with their fill,
+-0 (0xFFFFFFFF); ``DATASUM``, where a writer adds it, is the sum of the data alone. MAST's Kepler, K2, TESS SPOC
+and TESS-SPOC light curves carry a ``CHECKSUM`` in every HDU and no ``DATASUM``: a missing ``DATASUM`` is no
+fault here. astropy's ``fits.open(checksum=True)`` takes a missing ``DATASUM`` as 0 and calls every such file
+corrupt, so it is not used: the sums are computed here.
+
+When every HDU carries a ``CHECKSUM``, the HDUs fill the file exactly and the expected extension is among them
+(``_read_layout`` reads the few header cards that place each HDU: BITPIX, NAXISn, PCOUNT, GCOUNT, FITS standard
+4.4.1), astropy is not used at all. Any other file (some HLSPs carry no sums) is opened and checked whole by
+astropy (structure, cards, damage warnings). Either way the file is then read once, in chunks, for its sha256
+and every HDU's sums. A file in which some HDUs carry a ``CHECKSUM`` and others do not is refused: one damaged
+byte in a ``CHECKSUM`` card's keyword hides that HDU's sum so.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +35,24 @@ class VerificationError(Exception):
 class Verified:
     size: int
     sha256: str
-    fits_checksum: bool  # True when CHECKSUM/DATASUM were present and matched
+    fits_checksum: bool  # True when FITS sums (CHECKSUM, DATASUM) were present and matched
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class Hdu:
+    """Where one HDU lies in its file, and the sums its header declares (None when it has no such card)."""
+
+    index: int
+    name: str
+    header_start: int
+    data_start: int
+    end: int  # where its data's fill ends: the next HDU's start
+    checksum: str | None
+    datasum: str | None
+
+    @property
+    def label(self) -> str:
+        return f"HDU {self.index} ({self.name})" if self.name else f"HDU {self.index}"
 
 
 def check_size(actual: int, expected: int, what: str) -> None:
@@ -40,67 +64,102 @@ _DAMAGE_WORDS = ("verification failed", "corrupted", "truncated")
 
 
 def verify_file(path: Path, expected_sizes: dict[str, int], extension: str = "LIGHTCURVE") -> Verified:
-    """Verify a local file against each expected size (MAST's, the source's), its FITS sums, then hash it.
-
-    The CHECKSUM/DATASUM of every HDU are summed here chunk by chunk, as the FITS standard defines them (32-bit
-    ones' complement sums: DATASUM over the data, the whole HDU summing to -0). Where each HDU is is read from
-    the header cards that give it (``_read_layout``: BITPIX, NAXISn, PCOUNT, GCOUNT, FITS standard 4.4.1) when
-    every HDU carries both sums and the HDUs fill the file exactly, as every MAST light curve does: the sums
-    then cover every byte, headers included. Any other file is opened and verified whole by astropy
-    (structure, cards, damage warnings), as before. Letting astropy verify the sums (``fits.open(checksum=
-    True)``) loads every HDU's data: memory grows with the file (540 MB for a 500 MB file) and it costs twice
-    the CPU; building astropy's HDU objects alone costs 4 ms a light curve, ten times reading the few cards
-    (benchmarks/README.md).
-    """
+    """Verify a local file against each expected size (MAST's, the source's), its FITS sums, then hash it."""
     size = path.stat().st_size
     for what, expected in expected_sizes.items():
         check_size(size, expected, f"{path.name} against {what}")
-    carried = False
     with open(path, "rb") as handle:
-        layout = _read_layout(handle, size, extension) or _fits_layout(path, extension)
-        for header_start, data_start, data_size, checksum, datasum in layout:
-            data_sum = _ones_complement_sum(handle, data_start, data_size, path)
-            if datasum is not None:
-                carried = True
-                if str(datasum).strip() != str(data_sum):
-                    raise VerificationError(f"{path.name}: damaged FITS file (DATASUM {datasum}, data sums to "
-                                            f"{data_sum})")
-            if checksum is not None:
-                carried = True
-                header_sum = _ones_complement_sum(handle, header_start, data_start - header_start, path)
-                if _fold(header_sum + data_sum) != 0xFFFFFFFF:
-                    raise VerificationError(f"{path.name}: damaged FITS file (CHECKSUM does not match)")
-    return Verified(size=size, sha256=sha256_of(path), fits_checksum=carried)
+        hdus = _read_layout(handle, size, extension)
+        if hdus is None:
+            hdus = _fits_layout(path, extension)
+            _check_sums_everywhere_or_nowhere(hdus, path)
+        _check_within(hdus, size, path)
+        handle.seek(0)
+        sha256, sums = _hash_and_sum(handle, hdus)
+    for hdu, (header_sum, data_sum) in zip(hdus, sums, strict=True):
+        _check_sums(hdu, header_sum, data_sum, path)
+    carried = any(hdu.checksum is not None or hdu.datasum is not None for hdu in hdus)
+    return Verified(size=size, sha256=sha256, fits_checksum=carried)
 
 
-Layout = list[tuple[int, int, int, Any, Any]]
+def _check_sums_everywhere_or_nowhere(hdus: list[Hdu], path: Path) -> None:
+    without = [hdu.label for hdu in hdus if hdu.checksum is None]
+    if without and len(without) < len(hdus):
+        raise VerificationError(f"{path.name}: damaged FITS file (no CHECKSUM card in {', '.join(without)}, "
+                                "though the other HDUs carry one)")
+
+
+def _check_within(hdus: list[Hdu], size: int, path: Path) -> None:
+    """Every HDU whole in the file, on FITS blocks (so that no 32-bit word of the sums straddles two HDUs)."""
+    for hdu in hdus:
+        if hdu.end > size:
+            raise VerificationError(f"{path.name}: damaged FITS file (truncated: {hdu.label} ends at byte "
+                                    f"{hdu.end}, the file at {size})")
+        if any(offset % BLOCK for offset in (hdu.header_start, hdu.data_start, hdu.end)):
+            raise VerificationError(f"{path.name}: damaged FITS file ({hdu.label} is not on 2880-byte blocks)")
+
+
+def _hash_and_sum(handle: Any, hdus: list[Hdu]) -> tuple[str, list[tuple[int, int]]]:
+    """One read of the file: its sha256, and the ones' complement sums (not yet folded) of each HDU's header and
+    data. The regions start and end on 4-byte words and a buffered ``read(CHUNK)`` is short only at the end
+    of the file, so every chunk but the last starts on a word too."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    regions = [(hdu.header_start, hdu.data_start) for hdu in hdus] + [(hdu.data_start, hdu.end) for hdu in hdus]
+    sums = [0] * len(regions)
+    offset = 0
+    while chunk := handle.read(CHUNK):
+        digest.update(chunk)
+        words = np.frombuffer(chunk, dtype=">u4", count=len(chunk) // 4)
+        for i, (start, end) in enumerate(regions):
+            low, high = max(start, offset), min(end, offset + len(chunk))
+            if low < high:
+                sums[i] += int(words[(low - offset) // 4:(high - offset) // 4].sum(dtype=np.uint64))
+        offset += len(chunk)
+    count = len(hdus)
+    return digest.hexdigest(), list(zip(sums[:count], sums[count:], strict=True))
+
+
+def _check_sums(hdu: Hdu, header_sum: int, data_sum: int, path: Path) -> None:
+    if hdu.checksum is not None:
+        total = _fold(header_sum + data_sum)
+        if total != 0xFFFFFFFF:
+            raise VerificationError(f"{path.name}: damaged FITS file ({hdu.label}: CHECKSUM does not match, the "
+                                    f"HDU sums to {total:#010x}, not -0)")
+    if hdu.datasum is not None and hdu.datasum.strip() != str(_fold(data_sum)):
+        raise VerificationError(f"{path.name}: damaged FITS file ({hdu.label}: DATASUM {hdu.datasum.strip()}, "
+                                f"the data sums to {_fold(data_sum)})")
+
+
 BLOCK = 2880  # FITS headers and data come in blocks of 2880 bytes
 CARD = 80
 _NOT_TEXT = re.compile(rb"[^\x20-\x7e]")  # a header holds printable ASCII only
 _STRING = re.compile(r"'((?:[^']|'')*)'")
 
 
-def _read_layout(handle: Any, size: int, extension: str) -> Layout | None:
-    """(header offset, data offset, data size with its fill, CHECKSUM, DATASUM) of each HDU, from the headers
-    alone; None unless the file is a primary HDU then extensions, each header with its END card and both
-    sums, the ``extension`` among them, and the HDUs end exactly at the end of the file."""
-    layout: Layout = []
-    names = set()
+def _read_layout(handle: Any, size: int, extension: str) -> list[Hdu] | None:
+    """Each HDU's place and sums, from the headers alone; None unless the file is a primary HDU then extensions,
+    each header with its END card and a CHECKSUM, the ``extension`` among them, and the HDUs end exactly at the
+    end of the file."""
+    hdus: list[Hdu] = []
     offset = 0
     try:
         while offset < size:
             first, cards, length = _read_header(handle, offset)
-            if first != ("XTENSION" if layout else "SIMPLE") or (not layout and _logical(cards, "SIMPLE") is not True):
+            if first != ("XTENSION" if hdus else "SIMPLE") or (not hdus and _logical(cards, "SIMPLE") is not True):
                 return None
-            checksum, datasum, data_size = _string(cards, "CHECKSUM"), _string(cards, "DATASUM"), _data_size(cards)
-            if checksum is None or datasum is None or data_size is None:
+            checksum, data_size = _string(cards, "CHECKSUM"), _data_size(cards)
+            if checksum is None or data_size is None:
                 return None
-            layout.append((offset, offset + length, _padded(data_size), checksum, datasum))
-            names.add((_string(cards, "EXTNAME") or "").strip().upper())
-            offset += length + _padded(data_size)
+            end = offset + length + _padded(data_size)
+            name = (_string(cards, "EXTNAME") or ("PRIMARY" if not hdus else "")).upper()
+            hdus.append(Hdu(len(hdus), name, offset, offset + length, end, checksum, _string(cards, "DATASUM")))
+            offset = end
     except ValueError:  # a card that is not what the standard says: astropy's verification says what is wrong
         return None
-    return layout if offset == size and extension.upper() in names else None
+    names = {hdu.name for hdu in hdus}
+    return hdus if offset == size and extension.upper() in names else None
 
 
 def _read_header(handle: Any, offset: int) -> tuple[str, dict[str, str], int]:
@@ -166,7 +225,7 @@ def _padded(size: int) -> int:
     return -(-size // BLOCK) * BLOCK
 
 
-def _fits_layout(path: Path, extension: str) -> Layout:
+def _fits_layout(path: Path, extension: str) -> list[Hdu]:
     """The same layout as ``_read_layout``, from astropy's HDUs after ``verify("exception")``; the data is not
     read."""
     from astropy.io import fits
@@ -179,11 +238,12 @@ def _fits_layout(path: Path, extension: str) -> Layout:
                 hdul.verify("exception")
                 if extension not in hdul:
                     raise VerificationError(f"{path.name}: no {extension} extension")
-                layout = []
+                hdus = []
                 for index, hdu in enumerate(hdul):
                     info = hdul.fileinfo(index)
-                    layout.append((info["hdrLoc"], info["datLoc"], info["datSpan"], hdu.header.get("CHECKSUM"),
-                                   hdu.header.get("DATASUM")))
+                    hdus.append(Hdu(index, hdu.name.upper(), info["hdrLoc"], info["datLoc"],
+                                    info["datLoc"] + info["datSpan"], _card_text(hdu.header, "CHECKSUM"),
+                                    _card_text(hdu.header, "DATASUM")))
         except VerificationError:
             raise
         except Exception as err:  # astropy raises many kinds for a damaged file
@@ -191,27 +251,16 @@ def _fits_layout(path: Path, extension: str) -> Layout:
     damage = [str(w.message) for w in caught if any(word in str(w.message).lower() for word in _DAMAGE_WORDS)]
     if damage:
         raise VerificationError(f"{path.name}: damaged FITS file ({damage[0].strip()})")
-    return layout
+    return hdus
 
 
-def _ones_complement_sum(handle: Any, start: int, length: int, path: Path) -> int:
-    """The FITS checksum sum of ``length`` bytes at ``start``: big-endian 32-bit words, end-around carry."""
-    import numpy as np
-
-    handle.seek(start)
-    total, left = 0, length
-    while left > 0:
-        chunk = handle.read(min(CHUNK, left))
-        if not chunk:
-            raise VerificationError(f"{path.name}: damaged FITS file (truncated: data ends before its HDU)")
-        left -= len(chunk)
-        if len(chunk) % 4:  # not in a valid file (regions are whole 2880-byte blocks): pad as astropy does
-            chunk += bytes(4 - len(chunk) % 4)
-        total = _fold(total + int(np.frombuffer(chunk, dtype=">u4").sum(dtype=np.uint64)))
-    return total
+def _card_text(header: Any, keyword: str) -> str | None:
+    value = header.get(keyword)
+    return None if value is None else str(value).rstrip()
 
 
 def _fold(value: int) -> int:
+    """The 32-bit ones' complement of a sum of words: carries added back in (end-around carry)."""
     while value >> 32:
         value = (value & 0xFFFFFFFF) + (value >> 32)
     return value

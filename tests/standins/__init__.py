@@ -21,10 +21,12 @@ __all__ = ["MastPortalStandin", "S3Standin", "Standins", "TapStandin", "Universe
 
 
 class Standins:
-    """Start the three stand-ins over one Universe (built here unless given); stop them on exit."""
+    """Start the three stand-ins over one Universe (built here unless given); stop them on exit.
+
+    ``fits_rows`` None: light curves of real sizes; a number: that many rows (see :func:`build_universe`)."""
 
     def __init__(self, universe: Universe | None = None, *, n_hosts: int = 20, seed: int = 0,
-                 fits_rows: int = 200, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
+                 fits_rows: int | None = None, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
                  tess_hosts: int | None = None, mast_latency_s: float = 0.0, tap_latency_s: float = 0.0,
                  s3_latency_s: float = 0.0) -> None:
         self.universe = universe or build_universe(n_hosts, seed=seed, fits_rows=fits_rows,

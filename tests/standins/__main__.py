@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tess-hosts", type=int, default=None, help="number of TESS hosts (default: --hosts)")
     parser.add_argument("--unknown-to-mast", type=int, default=0, help="extra hosts MAST does not know")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fits-rows", type=int, default=200, help="rows per light curve (6000 ~ 610 KB)")
+    parser.add_argument("--fits-rows", type=int, default=None,
+                        help="rows per light curve, for many small files (200 ~ 50 KB); default: real sizes "
+                             "(K2 ~0.4 MB, Kepler ~0.5 MB, TESS ~2 MB, TESS 20-s ~12 MB)")
     parser.add_argument("--mast-latency", type=float, default=0.0, help="seconds slept before each MAST reply")
     parser.add_argument("--tap-latency", type=float, default=0.0, help="seconds slept before each TAP reply")
     parser.add_argument("--s3-latency", type=float, default=0.0, help="seconds slept before each S3 reply")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from .fits_factory import llc_size
-from .records import Host, LightCurveFile, Observation, Planet, Product
+from .records import Host, LightCurveFile, Observation, Planet, Product, light_curve_rows
 
 # K2 campaigns as they appear in file names: 9, 10 and 11 were split in two.
 K2_CAMPAIGNS: tuple[int, ...] = (
@@ -22,6 +22,7 @@ SC_EXPTIME = 60.0
 MAST_PREFIX = "mast:K2/url/missions/k2/"
 BUCKET_PREFIX = "k2/public/"
 _CAMPAIGN0_MJD = 56728.0  # 2014-03-12
+REAL_ROWS = (3400, 3950)  # fewest and most LIGHTCURVE rows of real LLC files (0.37-0.42 MB)
 
 
 def campaign_folder(campaign: int) -> str:
@@ -49,7 +50,7 @@ def mast_uri(relative_path: str) -> str:
     return MAST_PREFIX + relative_path
 
 
-def build_k2(n_hosts: int, seed: int, start: date, days: int, fits_rows: int,
+def build_k2(n_hosts: int, seed: int, start: date, days: int, fits_rows: int | None,
              unknown_to_mast: int) -> tuple[list[Host], list[Observation]]:
     """K2's part of :func:`~tests.standins.universe.build_universe` (see its docstring)."""
     rng = random.Random(seed)
@@ -67,7 +68,7 @@ def build_k2(n_hosts: int, seed: int, start: date, days: int, fits_rows: int,
 
 
 def _build_host(i: int, epic_id: int, k2_number: int, known: bool, rng: random.Random, start: date,
-                days: int, fits_rows: int, obsids: Iterator[int]) -> tuple[Host, list[Observation]]:
+                days: int, fits_rows: int | None, obsids: Iterator[int]) -> tuple[Host, list[Observation]]:
     ra, dec = rng.uniform(0.0, 360.0), rng.uniform(-30.0, 30.0)
     planets, hostname = _build_planets(i, epic_id, k2_number, known, rng, start, days)
     campaigns = tuple(sorted(rng.sample(K2_CAMPAIGNS, rng.randint(2, 4)), key=K2_CAMPAIGNS.index))
@@ -75,7 +76,7 @@ def _build_host(i: int, epic_id: int, k2_number: int, known: bool, rng: random.R
     files: list[LightCurveFile] = []
     if known:
         for n, campaign in enumerate(campaigns):
-            rows = fits_rows + rng.randint(0, fits_rows // 10)
+            rows = light_curve_rows(rng, fits_rows, REAL_ROWS)
             lc = _lc_observation(epic_id, campaign, ra, dec, rows, str(next(obsids)))
             observations.append(lc)
             files.append(_llc_file(lc, rows))

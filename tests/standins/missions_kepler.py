@@ -1,7 +1,8 @@
 """Kepler hosts (KIC ids, KOIs, quarters), their LLC files and .tar bundles, and MAST observations.
 
 MAST has one long-cadence observation per target covering all its quarters; its products are one
-``LLC`` FITS per quarter plus a per-target ``.tar`` bundle whose subgroup is also ``LLC``.
+``LLC`` FITS per quarter (two for Q4, see :func:`quarter_files`) plus a per-target ``.tar`` bundle whose
+subgroup is also ``LLC``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .fits_factory import kepler_llc_size
-from .records import Host, LightCurveFile, Observation, Planet, Product, build_hosts
+from .fits_factory import LONG_CADENCE_DAYS, kepler_llc_size
+from .records import Host, LightCurveFile, Observation, Planet, Product, build_hosts, light_curve_rows
 from .timeline import quarter_mjd, quarter_timestamp
 
 LC_EXPTIME = 1800.0
@@ -27,6 +28,10 @@ MAST_PREFIXES = ("mast:KEPLER/url/missions/kepler/lightcurves/", "mast:Kepler/ur
 _BUNDLE_MTIME = 1356998400  # 2013-01-01: fixed, so bundles are byte-for-byte reproducible
 _KEPLER_NAMES_FROM = 1700
 _KOIS_FROM = 7000
+# Q4 was cut in two in January 2010: a target observed then has two Q4 files, both QUARTER = 4. The first has a
+# timestamp of its own and covers the quarter's first 20.9 days (1,021 cadences, as Kepler-90's genuine file).
+SPLIT_QUARTER = 4
+_FIRST_PART_OF_SPLIT = ("2010009091648", 1021)
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,14 @@ class _Star:
     ra: float
     dec: float
     planets: tuple[tuple[str, str, float], ...]  # (pl_name, disposition, period) of KOIs .01, .02...
+    quarters: tuple[int, ...] = ()  # its quarters; empty: drawn
 
 
 # Real targets; coordinates and periods rounded (KOI-5 and KOI-6 coordinates approximate).
 REAL_STARS = (
+    # Kepler-10 in the quarters of the genuine Kepler-90 files (tests/fixtures/real_fits): Q4 in two files
     _Star(11904151, 72, "Kepler-10", 285.679380, 50.241310,
-          (("Kepler-10 b", "CONFIRMED", 0.837495), ("Kepler-10 c", "CONFIRMED", 45.294301))),
+          (("Kepler-10 b", "CONFIRMED", 0.837495), ("Kepler-10 c", "CONFIRMED", 45.294301)), (3, 4, 5)),
     _Star(10593626, 87, "Kepler-22", 289.217500, 47.884460, (("Kepler-22 b", "CONFIRMED", 289.8623),)),
     _Star(8554498, 5, "KOI-5", 289.739720, 44.647510, (("KOI-5.01", "CANDIDATE", 4.780328),)),
     _Star(3248033, 6, "KOI-6", 291.034000, 38.372700, (("KOI-6.01", "FALSE POSITIVE", 1.334104),)),
@@ -55,8 +62,27 @@ def kepler_relative_path(kic: int, filename: str) -> str:
     return f"{kic9[:4]}/{kic9}/{filename}"
 
 
-def llc_filename(kic: int, quarter: int, suffix: str = "llc") -> str:
-    return f"kplr{kic:09d}-{quarter_timestamp(quarter)}_{suffix}.fits"
+def llc_filename(kic: int, timestamp: str, suffix: str = "llc") -> str:
+    return f"kplr{kic:09d}-{timestamp}_{suffix}.fits"
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One long-cadence file: a whole quarter, or one part of the split one."""
+
+    quarter: int
+    timestamp: str
+    rows: int
+
+
+def quarter_files(quarter: int) -> list[tuple[str, int]]:
+    """The long-cadence files of a quarter, as (timestamp, real LIGHTCURVE rows): one, two for Q4."""
+    start, end = quarter_mjd(quarter)
+    cadences = round((end - start) / LONG_CADENCE_DAYS)
+    if quarter != SPLIT_QUARTER:
+        return [(quarter_timestamp(quarter), cadences)]
+    timestamp, first_rows = _FIRST_PART_OF_SPLIT
+    return [(timestamp, first_rows), (quarter_timestamp(quarter), cadences - first_rows)]
 
 
 def quarter_flags(quarters: tuple[int, ...]) -> str:
@@ -85,7 +111,7 @@ def bundle_size(member_sizes: list[int]) -> int:
 
 
 def build_kepler(n_hosts: int, seed: int, start: date, days: int,
-                 fits_rows: int) -> tuple[list[Host], list[Observation]]:
+                 fits_rows: int | None) -> tuple[list[Host], list[Observation]]:
     """Kepler's part of :func:`~tests.standins.universe.build_universe` (see its docstring)."""
     rng = random.Random(f"kepler-{seed}")
     stars = list(REAL_STARS[:n_hosts]) + _generated_stars(max(0, n_hosts - len(REAL_STARS)), rng)
@@ -120,7 +146,7 @@ def _period(rng: random.Random) -> float:
     return round(rng.uniform(0.5, 400.0), 6)
 
 
-def _build_host(i: int, star: _Star, rng: random.Random, start: date, days: int, fits_rows: int,
+def _build_host(i: int, star: _Star, rng: random.Random, start: date, days: int, fits_rows: int | None,
                 obsids: Iterator[int]) -> tuple[Host, list[Observation]]:
     negative = not any(d == "CONFIRMED" for _, d, _ in star.planets)
     planets = []
@@ -128,19 +154,20 @@ def _build_host(i: int, star: _Star, rng: random.Random, start: date, days: int,
         rowupdate = start + timedelta(days=(1 + j) % days if negative else (i + j) % days)
         released = rowupdate - timedelta(days=rng.randint(30, 900))
         planets.append(Planet(name, disposition, rowupdate, released, f"K{star.koi:05d}.{j + 1:02d}", period))
-    quarters = tuple(sorted(rng.sample(QUARTERS, rng.randint(2, 4))))
-    rows = [fits_rows + rng.randint(0, fits_rows // 10) for _ in quarters]
+    quarters = star.quarters or tuple(sorted(rng.sample(QUARTERS, rng.randint(2, 4))))
+    parts = [_Part(quarter, timestamp, light_curve_rows(rng, fits_rows, (cadences, cadences)))
+             for quarter in quarters for timestamp, cadences in quarter_files(quarter)]
     prefix = MAST_PREFIXES[i % 2]
-    lc = _lc_observation(star, quarters, rows, prefix, str(next(obsids)))
+    lc = _lc_observation(star, quarters, parts, prefix, str(next(obsids)))
     observations = [lc]
     if i % 3 == 0:
-        observations.append(_sc_observation(star, quarters[0], rows[0], prefix, str(next(obsids))))
+        observations.append(_sc_observation(star, quarters[0], parts[0].rows, prefix, str(next(obsids))))
     *llcs, bundle = lc.products
-    files = tuple(LightCurveFile("Kepler", star.kic, quarter, lc.obsid, _key(p.data_uri), p.data_uri, p.size,
-                                 n, "lc", lc.t_obs_release)
-                  for quarter, n, p in zip(quarters, rows, llcs, strict=True))
+    files = tuple(LightCurveFile("Kepler", star.kic, part.quarter, lc.obsid, _key(p.data_uri), p.data_uri, p.size,
+                                 part.rows, "lc", lc.t_obs_release)
+                  for part, p in zip(parts, llcs, strict=True))
     files += (LightCurveFile("Kepler", star.kic, -1, lc.obsid, _key(bundle.data_uri), bundle.data_uri,
-                             bundle.size, sum(rows), "bundle", lc.t_obs_release),)
+                             bundle.size, sum(part.rows for part in parts), "bundle", lc.t_obs_release),)
     host = Host("Kepler", star.kic, star.hostname, round(star.ra, 6), round(star.dec, 6), tuple(planets),
                 quarters, files, True, f"KOI-{star.koi}")
     return host, observations
@@ -150,15 +177,16 @@ def _key(data_uri: str) -> str:
     return BUCKET_PREFIX + data_uri.split("/lightcurves/", 1)[1]
 
 
-def _lc_observation(star: _Star, quarters: tuple[int, ...], rows: list[int], prefix: str,
+def _lc_observation(star: _Star, quarters: tuple[int, ...], parts: list[_Part], prefix: str,
                     obsid: str) -> Observation:
     kic9 = f"{star.kic:09d}"
     obs_id = f"kplr{kic9}_lc_Q{quarter_flags(quarters)}"
     products = []
-    for quarter, n in zip(quarters, rows, strict=True):
-        name = llc_filename(star.kic, quarter)
+    for part in parts:
+        name = llc_filename(star.kic, part.timestamp)
         products.append(Product(obsid, obs_id, name, prefix + kepler_relative_path(star.kic, name), "LLC",
-                                f"Lightcurve Long Cadence (CLC) - Q{quarter}", kepler_llc_size(n), "Kepler"))
+                                f"Lightcurve Long Cadence (CLC) - Q{part.quarter}", kepler_llc_size(part.rows),
+                                "Kepler"))
     tar_name = f"{obs_id}.tar"
     # Its subgroup is LLC too: only its name tells it from a light curve.
     products.append(Product(obsid, obs_id, tar_name, prefix + kepler_relative_path(star.kic, tar_name), "LLC",
@@ -172,7 +200,7 @@ def _lc_observation(star: _Star, quarters: tuple[int, ...], rows: list[int], pre
 def _sc_observation(star: _Star, quarter: int, rows: int, prefix: str, obsid: str) -> Observation:
     """Short cadence in the host's first quarter; its files are not in the bucket."""
     obs_id = f"kplr{star.kic:09d}_sc_Q{quarter_flags((quarter,))}"
-    name = llc_filename(star.kic, quarter, "slc")
+    name = llc_filename(star.kic, quarter_timestamp(quarter), "slc")
     uri = prefix + kepler_relative_path(star.kic, name)
     product = Product(obsid, obs_id, name, uri, "SLC", f"Lightcurve Short Cadence (CSC) - Q{quarter}",
                       30 * kepler_llc_size(rows), "Kepler")

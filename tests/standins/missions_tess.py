@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .fits_factory import tess_lc_size
-from .records import Host, LightCurveFile, Observation, Planet, Product, build_hosts, mjd
+from .records import Host, LightCurveFile, Observation, Planet, Product, build_hosts, light_curve_rows, mjd
 from .timeline import sector_mjd, sector_timestamp
 
 LC_EXPTIME = 120.0
@@ -25,6 +25,8 @@ MAST_PREFIX = "mast:TESS/product/"
 BUCKET_PREFIX = "tess/public/tid/"
 _FILE_NAME = re.compile(r"tess[0-9]{13}-s(?P<sector>[0-9]{4})-(?P<tic>[0-9]{16})-[0-9]{4}-[a-z_-]+\.fits")
 _TOIS_FROM = 5000
+REAL_ROWS = (19000, 20100)  # fewest and most LIGHTCURVE rows of real 2-minute files (1.9-2.0 MB)
+FAST_ROWS_PER_LC_ROW = 6  # 20-second cadences to a 2-minute one
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def key_for_filename(name: str) -> str | None:
 
 
 def build_tess(n_hosts: int, seed: int, start: date, days: int,
-               fits_rows: int) -> tuple[list[Host], list[Observation]]:
+               fits_rows: int | None) -> tuple[list[Host], list[Observation]]:
     """TESS's part of :func:`~tests.standins.universe.build_universe` (see its docstring)."""
     rng = random.Random(f"tess-{seed}")
     stars = list(REAL_STARS[:n_hosts]) + _generated_stars(max(0, n_hosts - len(REAL_STARS)), rng)
@@ -106,7 +108,7 @@ def _build_planets(i: int, star: _Star, rng: random.Random, start: date, days: i
     return tuple(planets)
 
 
-def _build_host(i: int, star: _Star, rng: random.Random, start: date, days: int, fits_rows: int,
+def _build_host(i: int, star: _Star, rng: random.Random, start: date, days: int, fits_rows: int | None,
                 obsids: Iterator[int]) -> tuple[Host, list[Observation]]:
     planets = _build_planets(i, star, rng, start, days)
     sectors = tuple(sorted(rng.sample(SECTORS, rng.randint(2, 4))))
@@ -116,8 +118,9 @@ def _build_host(i: int, star: _Star, rng: random.Random, start: date, days: int,
     observations: list[Observation] = []
     files: list[LightCurveFile] = []
     for sector, released in releases.items():
-        rows = fits_rows + rng.randint(0, fits_rows // 10)
-        cadences = ((LC_EXPTIME, rows), (FAST_EXPTIME, 3 * rows)) if i % 2 == 0 else ((LC_EXPTIME, rows),)
+        rows = light_curve_rows(rng, fits_rows, REAL_ROWS)
+        fast_rows = (FAST_ROWS_PER_LC_ROW if fits_rows is None else 3) * rows  # a given size: as small as before
+        cadences = ((LC_EXPTIME, rows), (FAST_EXPTIME, fast_rows)) if i % 2 == 0 else ((LC_EXPTIME, rows),)
         for exptime, n in cadences:
             obs = _observation(star, sector, exptime, n, released, str(next(obsids)))
             observations.append(obs)

@@ -131,8 +131,18 @@ class Observation:
 HostBuilder = Callable[..., tuple[Host, list[Observation]]]
 
 
+def light_curve_rows(rng: random.Random, fits_rows: int | None, real: tuple[int, int]) -> int:
+    """Rows of one light curve: ``fits_rows`` plus 0-10 % when given, else a count in the mission's ``real`` range
+    (fewest, most). Not given, the draw is the one of 200 rows, ``randint(0, 20)``: a universe of real sizes holds
+    the same stars, units and ids as a 200-row one, only its files are larger."""
+    if fits_rows is not None:
+        return fits_rows + rng.randint(0, fits_rows // 10)
+    fewest, most = real
+    return fewest + (most - fewest) * rng.randint(0, 20) // 20
+
+
 def build_hosts(stars: Sequence[Any], build_host: HostBuilder, rng: random.Random, start: date, days: int,
-                fits_rows: int, obsids: Iterator[int]) -> tuple[list[Host], list[Observation]]:
+                fits_rows: int | None, obsids: Iterator[int]) -> tuple[list[Host], list[Observation]]:
     """Every star's host and observations, in order: ``build_host(i, star, rng, start, days, fits_rows, obsids)``."""
     hosts: list[Host] = []
     observations: list[Observation] = []

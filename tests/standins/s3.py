@@ -12,8 +12,14 @@ behind a small middleware adding request counts, latency and faults:
 
 Extras for reliability and security tests (off by default): ``body_delay_s`` sends object
 bodies in 8 KiB pieces with that pause between them (a copy can be caught half-way), and
-``request_log`` records each request's method, path, query, Host and ``Authorization`` headers and
-whether it was presigned.
+``request_log`` records each request's method, path, query, Host and ``Authorization`` headers, whether it
+was presigned, and a copy's source and the source ETag it was pinned to.
+
+Like the real bucket, ``stpubdata`` holds objects uploaded in parts, whose ETag is ``<md5 of the parts' MD5s>-<parts>``
+(:func:`uploaded_in_parts` says which), beside objects put whole (ETag: the MD5 of the content).
+
+A copy that names the source's ETag (``x-amz-copy-source-if-match``) fails with 412 ``PreconditionFailed`` when
+the source's is another, as on S3 (moto itself does not check it).
 
 Like AWS, anonymous clients may list and read ``stpubdata`` but write nothing, and no
 client may write to ``stpubdata`` (403 ``AccessDenied``) except the stand-in itself
@@ -45,6 +51,7 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from ._server import HOST, BackgroundServer, ConnectionTrackingMixin
 from .faults import FaultQueue, Instrumented, RequestCounter
+from .records import LightCurveFile
 from .universe import Universe
 
 PUBLIC_BUCKET = "stpubdata"
@@ -55,9 +62,18 @@ _ERRORS = {
     "http500": ("500 Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
     "slowdown": ("503 Slow Down", "SlowDown", "Please reduce your request rate."),
     "denied": ("403 Forbidden", "AccessDenied", "Access Denied"),
+    "precondition": ("412 Precondition Failed", "PreconditionFailed",
+                     "At least one of the pre-conditions you specified did not hold"),
 }
 _WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
 _ADMIN_HEADER = "x-standin-admin"
+PART_BYTES = 5 * 2**20  # the smallest part S3 (and moto) take, but the last: a 12 MB file goes in 3 parts
+
+
+def uploaded_in_parts(file: LightCurveFile) -> bool:
+    """Whether the stand-in uploads ``file`` in parts: every TESS file, and the K2 and Kepler files whose id plus
+    unit is a multiple of 3 (so each mission's runs meet both kinds of ETag)."""
+    return file.mission == "TESS" or (file.target_id + file.unit) % 3 == 0
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -130,6 +146,10 @@ class S3Standin(Instrumented):
         fileobj = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
         self._client.upload_fileobj(fileobj, bucket, key)
 
+    def etag(self, key: str, bucket: str = PUBLIC_BUCKET) -> str:
+        """The object's ETag without quotes (read in process: no request is counted or logged)."""
+        return _moto_backend().get_object(bucket, key).etag.strip('"')
+
     def stop(self) -> None:
         if self._server is not None:
             self._stopping.set()
@@ -145,23 +165,32 @@ class S3Standin(Instrumented):
 
     # --- internals ------------------------------------------------------------------------
     def _upload_universe(self, universe: Universe) -> None:
-        def upload(file) -> None:
-            self._client.put_object(Bucket=PUBLIC_BUCKET, Key=file.key, Body=universe.fits_bytes(file))
-
-        def upload_decoy(decoy: tuple[str, bytes]) -> None:
-            self._client.put_object(Bucket=PUBLIC_BUCKET, Key=decoy[0], Body=decoy[1])
+        def upload(file: LightCurveFile) -> None:
+            content = universe.fits_bytes(file)
+            if uploaded_in_parts(file):
+                self._upload_in_parts(file.key, content)
+            else:
+                self._client.put_object(Bucket=PUBLIC_BUCKET, Key=file.key, Body=content)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(upload, universe.files + universe.field_files))
-            list(pool.map(upload_decoy, universe.decoys))
+        self.load_directly(universe.decoys)  # over a thousand small objects: no HTTP request each
+
+    def _upload_in_parts(self, key: str, content: bytes) -> None:
+        """A multipart upload of ``PART_BYTES`` parts (one part if smaller): its ETag is ``<md5>-<parts>``."""
+        upload_id = self._client.create_multipart_upload(Bucket=PUBLIC_BUCKET, Key=key)["UploadId"]
+        parts = []
+        for number, start in enumerate(range(0, len(content), PART_BYTES), start=1):
+            reply = self._client.upload_part(Bucket=PUBLIC_BUCKET, Key=key, UploadId=upload_id, PartNumber=number,
+                                             Body=content[start:start + PART_BYTES])
+            parts.append({"PartNumber": number, "ETag": reply["ETag"]})
+        self._client.complete_multipart_upload(Bucket=PUBLIC_BUCKET, Key=key, UploadId=upload_id,
+                                               MultipartUpload={"Parts": parts})
 
     def load_directly(self, objects: Iterable[tuple[str, bytes]], bucket: str = PUBLIC_BUCKET) -> int:
         """Store many objects straight into moto's in-process backend (no HTTP request each): the benchmark's
         tens of thousands of small objects load in seconds. Returns how many were stored."""
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.s3.models import s3_backends
-
-        backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+        backend = _moto_backend()
         count = 0
         for key, data in objects:
             backend.put_object(bucket, key, data)
@@ -177,7 +206,8 @@ class S3Standin(Instrumented):
         query = environ.get("QUERY_STRING", "")
         entry = {"method": method, "path": path, "query": unquote(query), "host": environ.get("HTTP_HOST", ""),
                  "authorization": environ.get("HTTP_AUTHORIZATION"),
-                 "presigned": "X-Amz-Signature" in query, "copy_source": environ.get("HTTP_X_AMZ_COPY_SOURCE")}
+                 "presigned": "X-Amz-Signature" in query, "copy_source": environ.get("HTTP_X_AMZ_COPY_SOURCE"),
+                 "copy_source_if_match": environ.get("HTTP_X_AMZ_COPY_SOURCE_IF_MATCH")}
         with self._log_lock:
             self.request_log.append(entry)
 
@@ -263,6 +293,8 @@ class _Middleware:
             return _error_response("denied", path, start_response)
         if fault in _ERRORS:
             return _error_response(fault, path, start_response)
+        if method == "PUT" and not _copy_source_matches(environ):
+            return _error_response("precondition", path, start_response)
         if fault == "reset":
             return _cut_short(self._app, environ, start_response)
         if fault == "short":
@@ -279,6 +311,27 @@ def _may_write(environ: dict[str, Any], path: str) -> bool:
         return True
     signed = "HTTP_AUTHORIZATION" in environ or "X-Amz-Signature" in environ.get("QUERY_STRING", "")
     return signed and path.strip("/").split("/", 1)[0] != PUBLIC_BUCKET
+
+
+def _copy_source_matches(environ: dict[str, Any]) -> bool:
+    """Whether a copy's ``x-amz-copy-source-if-match`` (if any) is its source's ETag, quoted or not."""
+    wanted, source = environ.get("HTTP_X_AMZ_COPY_SOURCE_IF_MATCH"), environ.get("HTTP_X_AMZ_COPY_SOURCE")
+    if not wanted or not source:
+        return True
+    bucket, _, key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
+    try:
+        found = _moto_backend().get_object(bucket, key)
+    except Exception:  # no such bucket: moto's own reply says so
+        return True
+    return found is None or wanted.strip('"') == found.etag.strip('"')
+
+
+def _moto_backend() -> Any:
+    """moto's S3 backend: the server runs in this process."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    return s3_backends[DEFAULT_ACCOUNT_ID]["global"]
 
 
 def _error_response(kind: str, path: str, start_response: Callable) -> list[bytes]:

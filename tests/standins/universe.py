@@ -21,6 +21,8 @@ from .missions_kepler import build_kepler, make_bundle
 from .missions_tess import build_tess
 from .records import CONFIRMED, MISSIONS, Host, LightCurveFile, Observation, Planet, Product
 
+FITS_CACHE_BYTES = 64 * 2**20  # files kept once made; making one takes 10-30 ms (a 20-s TESS one, 12 MB: 0.1 s)
+
 __all__ = [
     "K2_CAMPAIGNS", "LC_EXPTIME", "MISSIONS", "SC_EXPTIME", "Host", "LightCurveFile", "Observation", "Planet",
     "Product", "Universe", "bucket_path_for_uri", "build_universe",
@@ -44,7 +46,7 @@ class Universe:
     """All hosts, files and MAST observations, plus lookups and file bytes."""
 
     def __init__(self, hosts: tuple[Host, ...], observations: tuple[Observation, ...], seed: int,
-                 fits_cache_size: int = 256, planted_signal: bool = False,
+                 fits_cache_bytes: int = FITS_CACHE_BYTES, planted_signal: bool = False,
                  field_files: tuple[LightCurveFile, ...] = (), decoys: tuple[tuple[str, bytes], ...] = ()) -> None:
         self.hosts = hosts
         # in the bucket only: light curves of stars without planets (see field_stars), and objects that are not
@@ -59,7 +61,8 @@ class Universe:
         self._by_name = {h.hostname: h for h in hosts}
         self._files_by_uri = {f.data_uri: f for f in self.files}
         self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._cache_size = fits_cache_size
+        self._cached_bytes = 0
+        self._cache_limit = fits_cache_bytes
         self._lock = Lock()
 
     def hosts_of(self, mission: str) -> list[Host]:
@@ -79,31 +82,41 @@ class Universe:
         return tuple(p for o in self.observations for p in o.products)
 
     def fits_bytes(self, file: LightCurveFile) -> bytes:
-        """The file's content (a bundle: the tar's), generated on first use, kept in a bounded LRU cache."""
+        """The file's content (a bundle: the tar's), generated on first use, kept in an LRU cache of at most
+        ``fits_cache_bytes``."""
         with self._lock:
             if file.key in self._cache:
                 self._cache.move_to_end(file.key)
                 return self._cache[file.key]
         content = self._make(file)
         with self._lock:
-            self._cache[file.key] = content
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            if file.key not in self._cache:
+                self._cache[file.key] = content
+                self._cached_bytes += len(content)
+            while self._cached_bytes > self._cache_limit and len(self._cache) > 1:
+                self._cached_bytes -= len(self._cache.popitem(last=False)[1])
         return content
 
     def _make(self, file: LightCurveFile) -> bytes:
-        if file.mission == "K2":
-            return make_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal)
-        if file.kind == "bundle":
-            members = self.host(file.mission, file.target_id).light_curves()
-            return make_bundle([(f.filename, self.fits_bytes(f)) for f in members])
-        if file.mission == "Kepler":
-            return make_kepler_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal)
         host = self._by_id.get((file.mission, file.target_id))  # None for a field star
-        cadence = 20 if file.kind == "fast-lc" else 120
         ra, dec = (host.ra, host.dec) if host else (0.0, 0.0)
+        if file.mission == "K2":
+            return make_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal, ra, dec)
+        if file.kind == "bundle":
+            return make_bundle([(f.filename, self.fits_bytes(f)) for f in host.light_curves()])
+        if file.mission == "Kepler":
+            return make_kepler_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal, ra, dec,
+                                        first_cadence=self._earlier_cadences(host, file))
+        cadence = 20 if file.kind == "fast-lc" else 120
         return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, ra, dec,
                                  self.planted_signal)
+
+    @staticmethod
+    def _earlier_cadences(host: Host | None, file: LightCurveFile) -> int:
+        """Rows of the files before this one in its quarter (a quarter cut in two files; names sort by time)."""
+        if host is None:
+            return 0
+        return sum(f.rows for f in host.light_curves() if f.unit == file.unit and f.filename < file.filename)
 
     def confirmed_hosts(self, day: date | None = None, mission: str = "K2") -> list[Host]:
         """Hosts with a confirmed planet (K2/Kepler CONFIRMED, TESS CP or KP) whose rowupdate is ``day``, if given."""
@@ -117,7 +130,7 @@ class Universe:
 
 
 def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026, 11, 20), days: int = 5,
-                   fits_rows: int = 200, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
+                   fits_rows: int | None = None, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
                    tess_hosts: int | None = None, planted_signal: bool = False, field_stars: bool = True) -> Universe:
     """Build a deterministic synthetic sky: K2 hosts first, then Kepler, then TESS.
 
@@ -129,21 +142,26 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
     * planet ``j`` of host ``i`` has ``rowupdate = start + (i + j) % days`` (for the
       CANDIDATE/FALSE POSITIVE-only hosts ``start + (1 + j) % days``, so that the second day
       always holds rows a "confirmed only" query must drop).
-    * each host has 2-4 campaigns and one LLC file per campaign of ``fits_rows`` rows plus
-      0-10 % (see :mod:`.fits_factory` for sizes); every third host also has a
+    * each host has 2-4 campaigns and one LLC file per campaign; every third host also has a
       short-cadence observation in its first campaign.
     * ``unknown_to_mast`` extra hosts with CONFIRMED planets exist in the exoplanet archive
       but have no MAST observations and no files.
 
     Kepler (``kepler_hosts``, default ``n_hosts``): Kepler-10, Kepler-22, KOI-5 (candidate) and
     KOI-6 (false positive), then generated hosts with the same pattern and dates; 2-4 quarters
-    each, one LLC per quarter plus the per-target .tar bundle. See :mod:`.missions_kepler`.
+    each (Kepler-10: 3, 4 and 5), one LLC per quarter (Q4: two) plus the per-target .tar bundle.
+    See :mod:`.missions_kepler`.
 
     TESS (``tess_hosts``, default ``n_hosts``): pi Men, LHS 3844, TOI-4455 (candidate) and
     TOI-4452 (false positive), then generated ``TOI-<n>`` hosts with the same pattern (CP/KP,
     PC, FP) and dates; 2-4 sectors each, hosts ``i % 3 == 0`` one more sector released at
     06:00 UTC on day ``start + i % days``, hosts ``i % 2 == 0`` also 20-s light curves.
     See :mod:`.missions_tess`.
+
+    Sizes: with ``fits_rows`` None, each light curve has a real file's LIGHTCURVE rows (K2 3,400-3,950; Kepler the
+    quarter's cadences, about 4,400; TESS 2-min 19,000-20,100, 20-s six times as many: 0.4, 0.5, 2 and 12 MB); a
+    number gives every light curve that many rows plus 0-10 % (20-s: three times as many), for benchmarks that hold
+    thousands of objects. None and 200 give the same stars, units and ids.
 
     Kepler and TESS use random generators of their own, so K2 is the same whatever their counts.
     With ``planted_signal`` every light curve's flux carries a sinusoid (see :mod:`.fits_factory`); sizes stay.

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.formats import LightCurveFormat
 
 if TYPE_CHECKING:
     from lightcurve_ingest.payloads import Target
@@ -74,6 +75,7 @@ class Mission(ABC):
     collection: str  # MAST's obs_collection
     table: ArchiveTable
     products: tuple[ProductKind, ...]
+    light_curve_format: LightCurveFormat  # which columns of its files are what
     fast_products: tuple[ProductKind, ...] = ()  # added by the include_fast_cadence param, where there is one
     keeps_observing: bool = False  # scheduled runs also look for newly released light curves of known targets
     asset_uri: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.formats import K2_LLC
 from lightcurve_ingest.missions.base import (
     ArchiveObject,
     ArchiveTable,
@@ -52,6 +53,7 @@ class K2(Mission):
         date_columns=("rowupdate", "releasedate"),
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
+    light_curve_format = K2_LLC
     asset_uri = "k2ingest://catalog/files"  # kept from the first release: consumers schedule on it
     key_prefix = "k2/public/lightcurves/"
     data_uri_prefix = "mast:K2/url/missions/k2/lightcurves/"

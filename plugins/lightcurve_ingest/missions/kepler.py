@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.formats import KEPLER_LLC
 from lightcurve_ingest.missions.base import (
     ArchiveObject,
     ArchiveTable,
@@ -52,6 +53,7 @@ class Kepler(Mission):
         date_columns=("koi_vet_date",),  # "Date of Last Parameter Update": the KOI table has no rowupdate
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
+    light_curve_format = KEPLER_LLC
     asset_uri = "lightcurve-ingest://catalog/kepler"
     key_prefix = "kepler/public/lightcurves/"
     data_uri_prefix = "mast:Kepler/url/missions/kepler/lightcurves/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.formats import TESS_SPOC
 from lightcurve_ingest.missions.base import (
     ArchiveObject,
     ArchiveTable,
@@ -50,6 +51,7 @@ class Tess(Mission):
         date_columns=("rowupdate", "release_date"),
     )
     products = (ProductKind(cadence_s=120.0, subgroup="LC", suffix="-s_lc.fits"),)
+    light_curve_format = TESS_SPOC
     fast_products = (ProductKind(cadence_s=20.0, subgroup="FAST-LC", suffix="-a_fast-lc.fits"),)
     keeps_observing = True
     asset_uri = "lightcurve-ingest://catalog/tess"

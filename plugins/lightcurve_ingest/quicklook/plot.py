@@ -2,13 +2,16 @@
 
 Drawn on a bare ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot: no global figure registry to leak
 from, no display needed). Light curves longer than ``MAX_PLOT_POINTS`` are binned in time before drawing, so the
-figure's size and the memory it takes stay the same however long the light curve is.
+figure's size and the memory it takes stay the same however long the light curve is. The flux axis is set by the
+PDCSAP points drawn: from the lowest one (a transit is never cut off) to the 99.9th percentile (a few upward outliers
+do not squash the rest); SAP flux outside that range is left out of view.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +22,8 @@ MAX_PLOT_POINTS = 5_000
 FIGSIZE_INCHES = (10.0, 6.0)
 DPI = 80  # 800 x 480 pixels: readable, and about 60 KB a PNG
 PERIOD_METADATA_KEY = "strongest_period_days"
+UPPER_PERCENTILE = 99.9
+MARGIN = 0.05  # of the flux range, above and below
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,14 @@ def binned(time: np.ndarray, values: np.ndarray, max_points: int = MAX_PLOT_POIN
 
 def render_png(curve: LightCurve, periodogram: Periodogram, title: Title, path: Path) -> None:
     """Write the PNG to ``path``; its metadata holds the strongest period (``strongest_period_days``)."""
+    figure = quicklook_figure(curve, periodogram, title)
+    figure.savefig(path, format="png", metadata={
+        "Title": title.text(), PERIOD_METADATA_KEY: f"{periodogram.best_period:.8g}"})
+    figure.clear()
+
+
+def quicklook_figure(curve: LightCurve, periodogram: Periodogram, title: Title) -> Any:
+    """The quick-look as a ``matplotlib.figure.Figure`` (Agg canvas): light curve above, periodogram below."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -58,26 +71,33 @@ def render_png(curve: LightCurve, periodogram: Periodogram, title: Title, path: 
     _draw_light_curve(top, curve)
     _draw_periodogram(bottom, periodogram)
     figure.suptitle(title.text(), fontsize=11)
-    figure.savefig(path, format="png", metadata={
-        "Title": title.text(), PERIOD_METADATA_KEY: f"{periodogram.best_period:.8g}"})
-    figure.clear()
+    return figure
 
 
-def _draw_light_curve(axes: object, curve: LightCurve) -> None:
+def flux_limits(flux: np.ndarray) -> tuple[float, float]:
+    """The flux axis's range for the PDCSAP points drawn: every dip inside, the top robust to a few outliers."""
+    low, high = float(np.min(flux)), float(np.percentile(flux, UPPER_PERCENTILE))
+    margin = MARGIN * (high - low) if high > low else 1e-3
+    return low - margin, high + margin
+
+
+def _draw_light_curve(axes: Any, curve: LightCurve) -> None:
     if np.isfinite(curve.sap).any():
         sap_ok = np.isfinite(curve.sap)
         axes.plot(*binned(curve.time[sap_ok], curve.sap[sap_ok]), ".", color="#e8a33d", markersize=1.5, alpha=0.3,
                   label="SAP", rasterized=True)
-    axes.plot(*binned(curve.time, curve.pdcsap), ".", color="#1f4e9e", markersize=2.0, label="PDCSAP",
-              rasterized=True)
+    time, pdcsap = binned(curve.time, curve.pdcsap)
+    axes.plot(time, pdcsap, ".", color="#1f4e9e", markersize=2.0, label="PDCSAP", rasterized=True)
+    axes.set_ylim(*flux_limits(pdcsap))
     shown = "" if len(curve.time) <= MAX_PLOT_POINTS else f", drawn as {MAX_PLOT_POINTS} bins"
-    axes.set_title(f"{len(curve.time)} of {curve.cadences} cadences (QUALITY = 0){shown}", loc="left", fontsize=8)
-    axes.set_xlabel(f"time [{curve.time_unit}]")
+    axes.set_title(f"{len(curve.time)} of {curve.cadences} cadences ({curve.quality_mask.name} quality mask){shown}",
+                   loc="left", fontsize=8)
+    axes.set_xlabel(curve.time_system.axis_label)
     axes.set_ylabel("normalised flux")
     axes.legend(loc="lower right", fontsize=8, markerscale=5, ncols=2, framealpha=0.85)
 
 
-def _draw_periodogram(axes: object, periodogram: Periodogram) -> None:
+def _draw_periodogram(axes: Any, periodogram: Periodogram) -> None:
     period = 1.0 / periodogram.frequency
     axes.plot(period, periodogram.power, color="black", linewidth=0.7, rasterized=True)
     axes.set_xscale("log")
