@@ -88,7 +88,7 @@ def stored(client, content: bytes, files: list) -> list:  # noqa: ANN001
 
 
 def copier_into(folder: Path):  # noqa: ANN201  (a lightcurve_ingest.copying.Copier)
-    from lightcurve_ingest.connections import services_from_connections
+    from lightcurve_ingest.connections import services_from_connections, source_s3_hook
     from lightcurve_ingest.copying import Copier
     from lightcurve_ingest.destination import parse_destination
     from lightcurve_ingest.missions import get_mission
@@ -96,7 +96,7 @@ def copier_into(folder: Path):  # noqa: ANN201  (a lightcurve_ingest.copying.Cop
 
     services = services_from_connections()
     storage = services.storage(parse_destination(str(folder)), "aws_default")
-    source = SourceBucket(services.source().hook, GENUINE_BUCKET)
+    source = SourceBucket(source_s3_hook(), GENUINE_BUCKET)
     return Copier(get_mission("k2"), storage, source, cataloged={})
 
 

@@ -10,14 +10,14 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from lightcurve_ingest.assets import CATALOG_ASSETS
+from lightcurve_ingest.assets import any_catalog_asset, catalog_assets
 
-ASSETS = list(CATALOG_ASSETS.values())
+ASSETS = catalog_assets()  # one per registered mission
 
 
 @dag(
     dag_id="lightcurve_catalog_consumer",
-    schedule=ASSETS[0] | ASSETS[1] | ASSETS[2],  # any mission's new files
+    schedule=any_catalog_asset(),  # any mission's new files
     start_date=datetime(2026, 11, 1),
     catchup=False,
     tags=["example", "consumer"],

@@ -47,10 +47,26 @@ use_local_airflow_home() {
   PYTHONPATH="$REPO/plugins" "$VENV/bin/python" -m lightcurve_ingest.airflow_setup >/dev/null
 }
 
-# The mission a script runs: its first argument if it names one (k2, kepler, tess), else k2. Sets MISSION and
-# leaves the other arguments in ARGS.
+# The slugs of the missions the package registers (lightcurve_ingest.missions.MISSIONS), one a line. Needs the
+# venv (ensure_venv first).
+mission_slugs() {
+  PYTHONPATH="$REPO/plugins" "$VENV/bin/python" -c \
+    'from lightcurve_ingest.missions import MISSIONS; print("\n".join(MISSIONS))'
+}
+
+# The mission a script runs: its first argument if it is a registered mission's slug (k2, kepler, tess, ...),
+# else k2; a first argument that is neither a slug nor a JSON conf ({...}) is refused. Sets MISSION and leaves
+# the other arguments in ARGS. Needs the venv (ensure_venv first).
 pick_mission() {
+  local slugs
+  slugs="$(mission_slugs)" || return 1
   MISSION=k2
-  case "${1:-}" in k2|kepler|tess) MISSION="$1"; shift ;; esac
+  if [ $# -gt 0 ] && grep -qxF -- "$1" <<<"$slugs"; then
+    MISSION="$1"
+    shift
+  elif [ $# -gt 0 ] && [[ "$1" != *"{"* ]]; then
+    echo "'$1' is neither a mission (${slugs//$'\n'/, }) nor a JSON conf" >&2
+    return 1
+  fi
   ARGS=("$@")
 }

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,8 @@ REQUIRED_INTERPOLATION = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}$")
 VARIABLE_REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
 URL_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^:@/]*)(?::(?P<password>[^@]*))?@")
 
+IMAGE = "lightcurve-ingest:latest"  # the image `docker compose build` makes, unless .env names another
+
 # Secrets that must make `docker-compose config` fail when missing.
 REQUIRED_SECRETS = [
     "AIRFLOW_FERNET_KEY",
@@ -102,6 +105,23 @@ def _command_text(service: dict) -> str:
     if isinstance(command, list):
         return "\n".join(str(part) for part in command)
     return str(command)
+
+
+def _command_args(service: dict) -> list[str]:
+    command = service.get("command") or []
+    return shlex.split(command) if isinstance(command, str) else [str(part) for part in command]
+
+
+def _volume_mounts(service: dict) -> set[tuple[str, str]]:
+    """(source, target) of each volume, in the short (``src:dst[:mode]``) or the long (mapping) syntax."""
+    mounts = set()
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            mounts.add((str(volume.get("source")), str(volume["target"])))
+        else:
+            source, target = str(volume).split(":")[:2]
+            mounts.add((source, target))
+    return mounts
 
 
 def _all_environments(compose: dict):
@@ -199,6 +219,23 @@ def test_image_built_from_dockerfile_pinned_to_requirements(services):
     text = DOCKERFILE.read_text()
     assert "requirements.txt" in text
     assert re.search(r"pip install --no-cache-dir -r \S*requirements\.txt", text)
+
+
+def test_the_image_is_named_lightcurve_ingest(services):
+    for name, service in services.items():
+        if service.get("build"):
+            assert service["image"] == "${AIRFLOW_IMAGE_NAME:-" + IMAGE + "}", name
+    # .env.example documents the same default
+    assert _env_example_variables()["AIRFLOW_IMAGE_NAME"] == IMAGE
+
+
+def test_redis_keeps_queued_messages_in_an_append_only_file_on_a_named_volume(compose, services):
+    args = _command_args(services["redis"])
+    assert args[:1] == ["redis-server"] and "--appendonly" in args, f"not redis-server --appendonly yes: {args}"
+    assert args[args.index("--appendonly") + 1] == "yes", args
+    assert "--dir" not in args, "the append-only file must stay in /data, the volume"
+    assert ("redis-data-volume", "/data") in _volume_mounts(services["redis"])
+    assert "redis-data-volume" in compose["volumes"]
 
 
 def test_requirements_are_pinned():
@@ -370,7 +407,7 @@ def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _variables_in_compose()}
     env.pop("COMPOSE_FILE", None)
     env.pop("COMPOSE_PROFILES", None)
-    env["COMPOSE_PROJECT_NAME"] = "k2composetest"
+    env["COMPOSE_PROJECT_NAME"] = "lightcurvecomposetest"
     return env
 
 
@@ -451,6 +488,11 @@ def _check_config_valid(cmd: list[str], project: Path) -> None:
     assert "python -m lightcurve_ingest.airflow_setup" in _command_text(rservices["airflow-init"])
     assert _env_dict(rservices["airflow-init"])["MAST_POOL_SLOTS"] in ("", None)  # .env leaves the default
     assert rservices["minio"]["profiles"] == ["minio"]
+    assert rservices["airflow-scheduler"]["image"] == IMAGE
+    redis = rservices["redis"]
+    assert _command_args(redis)[:3] == ["redis-server", "--appendonly", "yes"]
+    assert ("redis-data-volume", "/data") in _volume_mounts(redis)
+    assert "redis-data-volume" in rendered["volumes"]
 
 
 def _check_missing_secret_fails(cmd: list[str], project: Path, variable: str) -> None:

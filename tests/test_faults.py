@@ -118,6 +118,7 @@ def test_every_client_has_a_timeout_far_below_astroquerys_600s_and_capped_jitter
     from lightcurve_ingest.connections import source_s3_hook
     from lightcurve_ingest.mast import QUERY_BUDGET_TIMEOUTS, MastClient
     from lightcurve_ingest.sessions import TimeoutSession
+    from lightcurve_ingest.settings import HTTP_ATTEMPTS, S3_ATTEMPTS
     from lightcurve_ingest.tap import TapClient
 
     assert astroquery_conf.timeout == 600  # what astroquery alone would wait
@@ -127,7 +128,7 @@ def test_every_client_has_a_timeout_far_below_astroquerys_600s_and_capped_jitter
     for session in (mast.session, archive.session, portal._session, mast.observations._service_api_connection._session):
         assert isinstance(session, TimeoutSession) and session.timeout <= 60
         retry = session.get_adapter("https://mast.stsci.edu").max_retries
-        assert retry.total == 3 and {503, 500, 502, 504, 429} <= set(retry.status_forcelist)
+        assert retry.total == HTTP_ATTEMPTS - 1 and {503, 500, 502, 504, 429} <= set(retry.status_forcelist)
         assert retry.backoff_factor > 0 and retry.backoff_jitter > 0 and retry.backoff_max <= 30
         assert retry.allowed_methods is None  # MAST queries are POSTs: retried too
     # astroquery's TIMEOUT limits a whole query (pages, EXECUTING polls, retries): 5 request timeouts, 300 s
@@ -135,7 +136,7 @@ def test_every_client_has_a_timeout_far_below_astroquerys_600s_and_capped_jitter
     assert portal.TIMEOUT == QUERY_BUDGET_TIMEOUTS * mast.session.timeout and QUERY_BUDGET_TIMEOUTS * 60 <= 300
     source = source_s3_hook().get_conn().meta.config
     assert source.connect_timeout <= 60 and source.read_timeout <= 60
-    assert source.retries == {"mode": "standard", "total_max_attempts": 5}  # backoff with jitter, capped at 20 s
+    assert source.retries == {"mode": "standard", "total_max_attempts": S3_ATTEMPTS}  # full jitter, capped at 20 s
 
 
 # --- 1-2. hangs, 503s, Retry-After, EXECUTING: each ends or is retried ----------------------------
@@ -331,6 +332,7 @@ def test_a_run_through_a_storm_of_transient_faults_completes_byte_for_byte(inges
                                                                           monkeypatch, request):
     monkeypatch.setenv("LIGHTCURVE_INGEST_HTTP_BACKOFF", FAST_BACKOFF)
     mast, tap, s3 = standins.mast, standins.tap, standins.s3
+    keys = sorted(expected_files(standins))  # each S3 fault on a file of its own: within a file's retry budget
     storm = [  # (stand-in, kind, times, which requests), fired in this order
         (tap, "http503", 1, None),  # retried by urllib3
         (tap, "html_error", 1, None),  # an HTTP 500 HTML page: retried by urllib3
@@ -338,13 +340,14 @@ def test_a_run_through_a_storm_of_transient_faults_completes_byte_for_byte(inges
         (mast, "http503", 2, "Mast.Caom.Filtered"),  # with the next: 3 in a row, urllib3's limit
         (mast, "http500", 1, "Mast.Caom.Filtered"),
         (mast, "executing", 3, "Mast.Caom.Filtered"),  # astroquery polls again
-        (mast, "malformed_json", 1, "Mast.Caom.Products"),  # find_light_curves retried by Airflow
-        (mast, "error_status", 1, "Mast.Caom.Products"),  # ...and once more
+        (mast, "malformed_json", 1, "Mast.Caom.Products"),  # find_light_curves retried by Airflow (its one retry)
         (mast, "executing", 2, "Mast.Caom.Products"),
-        (s3, "http500", 2, None),  # retried by botocore
-        (s3, "slowdown", 2, None),
-        (s3, "reset", 2, None),  # cut mid-body: the copy is retried
-        (s3, "short", 2, None),  # a well-formed reply of half the object: verification refuses it, retried
+        (s3, "http500", 2, keys[0]),  # retried by botocore
+        (s3, "slowdown", 2, keys[1]),
+        (s3, "reset", 1, keys[2]),  # cut mid-body: the copy is retried
+        (s3, "reset", 1, keys[3]),
+        (s3, "short", 1, keys[4]),  # a well-formed reply of half the object: verification refuses it, retried
+        (s3, "short", 1, keys[5]),
     ]
     for standin, kind, times, which in storm:
         standin.add_fault(kind, times, which) if which else standin.add_fault(kind, times)

@@ -1,8 +1,15 @@
-"""The Assets downstream DAGs schedule on: a mission's catalog Asset is updated whenever new files of it land."""
+"""The Assets downstream DAGs schedule on: a mission's catalog Asset is updated whenever new files of it land.
+
+The lists are read from the mission registry when called (at DAG-parse time), so a mission added to
+``lightcurve_ingest.missions.MISSIONS`` is scheduled on with no other change.
+"""
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
+import functools
+import operator
+
+from airflow.sdk import Asset, AssetAny
 
 from lightcurve_ingest.missions import MISSIONS, Mission
 
@@ -11,4 +18,11 @@ def catalog_asset(mission: Mission) -> Asset:
     return Asset(name=mission.asset_name, uri=mission.asset_uri)
 
 
-CATALOG_ASSETS: dict[str, Asset] = {slug: catalog_asset(mission) for slug, mission in MISSIONS.items()}
+def catalog_assets() -> list[Asset]:
+    """Every registered mission's catalog Asset, in the registry's order."""
+    return [catalog_asset(mission) for mission in MISSIONS.values()]
+
+
+def any_catalog_asset() -> Asset | AssetAny:
+    """A schedule that fires when new files of any registered mission land."""
+    return functools.reduce(operator.or_, catalog_assets())

@@ -5,6 +5,11 @@ Two Delta Lake tables (folders of Parquet files and a transaction log, written w
 ``<destination>/_catalog/targets`` (one row per target, keyed by ``mission`` and ``target_id``, with the
 archive's labels: a labelled training set), both partitioned by ``mission``.
 
+Callers ask in records (``catalog_records``): :meth:`Catalog.files`, :meth:`Catalog.target_states` and
+:meth:`Catalog.recorded_sizes` read, with their filters pushed down to the tables; :meth:`Catalog.record`
+commits a batch's outcome. :meth:`Catalog.read` and :meth:`Catalog.upsert` are the same tables as pandas
+DataFrames and rows of column values, for notebooks, tools and tests.
+
 A commit costs in proportion to its batch, not to the table: a batch whose keys are all new is appended (one new
 Parquet file and one log entry); one that updates rows is merged (the newer row wins), reading only its missions'
 partitions. Each commit is atomic: a new table version appears whole or not at all, by a put-if-absent of the
@@ -30,8 +35,10 @@ import logging
 import os
 import random
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lightcurve_ingest.catalog_records import CatalogFile, TargetState, TargetStatus
 from lightcurve_ingest.errors import DiskFullError
 from lightcurve_ingest.settings import (
     CATALOG_CHECKPOINT_EVERY,
@@ -67,8 +74,9 @@ DTYPES = {
                   "fits_checksum_verified": "bool"},
     TARGETS_TABLE: {"target_id": "int64", "files": "int64"},
 }
-PENDING, COMPLETE, INCOMPLETE, NOT_FOUND = "pending", "complete", "incomplete", "not_found"
-MIRRORED = "mirrored"  # a star known only from whole-unit mirror runs: the daily runs do not follow it
+# the stored status strings (TargetStatus is a str enum: each equals its value)
+PENDING, COMPLETE, INCOMPLETE, NOT_FOUND, MIRRORED = (
+    TargetStatus.PENDING, TargetStatus.COMPLETE, TargetStatus.INCOMPLETE, TargetStatus.NOT_FOUND, TargetStatus.MIRRORED)
 # The first release's tables: K2 only, keyed by epic_id
 LEGACY_RENAMES = {FILES_TABLE: {"epic_id": "target_id", "campaign": "observing_unit"},
                   TARGETS_TABLE: {"epic_id": "target_id", "hostname": "target"}}
@@ -114,6 +122,14 @@ def upgrade(frame: Any, table: str) -> Any:
     return _typed(frame.assign(**missing)[COLUMNS[table]], table)
 
 
+def frame(table: str, rows: Iterable[dict[str, Any]], extra: Sequence[str] = ()) -> Any:
+    """Rows (column -> value, such as records' ``row()``) as a pandas DataFrame with the table's columns, then
+    ``extra``, in the dtypes :meth:`Catalog.read` gives."""
+    import pandas as pd
+
+    return _typed(pd.DataFrame(list(rows), columns=[*COLUMNS[table], *extra]), table)
+
+
 def newest_per_key(frame: Any, table: str) -> Any:
     """One row per key: the newest where two concurrent appends left two."""
     frame = frame.sort_values(NEWEST[table], kind="stable").drop_duplicates(subset=KEYS[table], keep="last")
@@ -145,6 +161,46 @@ class Catalog:
     def uri(self, table: str = FILES_TABLE) -> str:
         return self.storage.uri(table_dir(table))
 
+    # records ---------------------------------------------------------------------------------------------------
+
+    def files(self, mission: str | None = None, *, target_ids: Iterable[int] | None = None,
+              run_ids: Iterable[str] | None = None) -> list[CatalogFile]:
+        """The files recorded, of ``mission``, of the targets ``target_ids``, written by the runs ``run_ids``
+        (None: any); only the partitions and Parquet files that can hold them are read."""
+        filters = _filters(mission=mission, target_id=target_ids, run_id=run_ids)
+        if _asks_for_nothing(filters):
+            return []
+        return [CatalogFile.from_row(row) for row in self._rows(FILES_TABLE, filters)]
+
+    def target_states(self, mission: str | None = None, target_ids: Iterable[int] | None = None
+                      ) -> list[TargetState]:
+        """The states of the targets ``target_ids`` of ``mission`` (None: every one) that the catalog knows."""
+        filters = _filters(mission=mission, target_id=target_ids)
+        if _asks_for_nothing(filters):
+            return []
+        return [TargetState.from_row(row) for row in self._rows(TARGETS_TABLE, filters)]
+
+    def recorded_sizes(self, mission: str, target_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """For each of these targets with files in the catalog: its files' destination URIs and recorded sizes.
+        Reads only the few columns that takes."""
+        filters = _filters(mission=mission, target_id=target_ids)
+        if _asks_for_nothing(filters):
+            return {}
+        sizes: dict[int, dict[str, int]] = {}
+        for row in self._rows(FILES_TABLE, filters, columns=["size"]):
+            sizes.setdefault(int(row["target_id"]), {})[str(row["destination_uri"])] = int(row["size"] or 0)
+        return sizes
+
+    def record(self, files: Sequence[CatalogFile] = (), states: Sequence[TargetState] = ()) -> int:
+        """Commit a batch's outcome: its files, then its targets' states, so that a state never counts a file the
+        files table does not hold yet. Each table's commit is atomic. Returns how many files are new to the
+        catalog."""
+        new_files = self.upsert(FILES_TABLE, [f.row() for f in files])
+        self.upsert(TARGETS_TABLE, [s.row() for s in states])
+        return new_files
+
+    # tables ----------------------------------------------------------------------------------------------------
+
     def read(self, table: str, filters: Filters | None = None) -> Any:
         """The table as a pandas DataFrame, in today's layout, one row per key (empty when there is none yet).
 
@@ -163,7 +219,8 @@ class Catalog:
         return newest_per_key(frame, table) if _has_duplicate_keys(found, table) else frame
 
     def upsert(self, table: str, rows: list[dict]) -> int:
-        """Commit rows to the table, the newer row winning by key; returns how many keys are new to it."""
+        """Commit rows (column -> value) to the table, the newer row winning by key; returns how many keys are new
+        to it."""
         import pandas as pd
         from deltalake.exceptions import CommitFailedError, DeltaError
 
@@ -187,6 +244,21 @@ class Catalog:
         raise ConcurrentUpdateError(f"catalog {table} kept changing; gave up after {CATALOG_COMMIT_ATTEMPTS} attempts")
 
     # internals -------------------------------------------------------------------------------------------------
+
+    def _rows(self, table: str, filters: Filters | None, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """The rows that meet ``filters``, one per key, as dicts of column values (None where a value is
+        missing); ``columns``: only these besides the keys and the filters' columns (None: all)."""
+        if columns is not None:
+            columns = list(dict.fromkeys([*KEYS[table], NEWEST[table], *(f[0] for f in filters or ()), *columns]))
+        delta = self._delta(table)
+        if delta is None:
+            found = _arrow(self._read_legacy(table), table)
+            found = found.filter(_expression(filters)) if filters else found
+            found = found.select(columns) if columns else found
+        else:
+            found = _scan(delta, _expression(filters), columns, prune=_expression(_ranges(filters)))
+        rows = found.to_pylist()
+        return _newest_rows(rows, table) if _has_duplicate_keys(found, table) else rows
 
     def _delta(self, table: str) -> Any:
         from deltalake import DeltaTable
@@ -285,6 +357,33 @@ class Catalog:
             log.info("Catalog %s compacted at version %d: %s", table, delta.version(), metrics)
         except CommitFailedError as err:
             log.info("Catalog %s: compaction left to a later commit (%s)", table, err)
+
+
+def _filters(**wanted: Any) -> Filters | None:
+    """An equality filter for a single value, an ``in`` filter for a collection; a None value leaves its column
+    unfiltered."""
+    filters: Filters = []
+    for column, value in wanted.items():
+        if value is None:
+            continue
+        if isinstance(value, (str, int)):
+            filters.append((column, "=", value))
+        else:
+            filters.append((column, "in", sorted(set(value))))
+    return filters or None
+
+
+def _asks_for_nothing(filters: Filters | None) -> bool:
+    """An ``in`` filter with an empty list: no row can meet it."""
+    return any(op == "in" and not values for _, op, values in filters or ())
+
+
+def _newest_rows(rows: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
+    """One row per key: the newest where two concurrent appends left two (as ``newest_per_key``)."""
+    newest: dict[tuple, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r[NEWEST[table]]):
+        newest[tuple(row[k] for k in KEYS[table])] = row
+    return [newest[key] for key in sorted(newest)]
 
 
 def _has_duplicate_keys(found: Any, table: str) -> bool:

@@ -3,7 +3,7 @@
 Airflow 3's Celery worker forks its pool processes from its main process, and each task's supervisor forks
 the task's own process (a bare ``os.fork`` on Linux, ``airflow.sdk.execution_time.supervisor``), so what the
 worker imports before its pool starts is inherited by every task process instead of imported again by each
-(pandas, astropy, astroquery and botocore: 2-3 s a task on 2 CPUs; benchmarks/README.md). Celery imports the
+(pandas, astropy, astroquery and botocore: seconds of CPU a task; benchmarks/README.md). Celery imports the
 modules of ``imports`` in the main process before it forks the pool (``loader.import_default_modules``).
 
 Set ``AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=lightcurve_ingest.celery_worker.CELERY_CONFIG`` (docker-compose.yaml

@@ -19,6 +19,7 @@ from lightcurve_ingest.settings import (
     DEFAULT_ARCHIVE_URL,
     DEFAULT_MAST_URL,
     MAST_CONN_ID,
+    S3_ATTEMPTS,
     SOURCE_REGION,
     SOURCE_S3_CONN_ID,
     http_timeout_seconds,
@@ -72,11 +73,15 @@ def archive_base_url() -> str:
     return base_url(ARCHIVE_CONN_ID, DEFAULT_ARCHIVE_URL)
 
 
+# "standard": exponential backoff with full jitter, capped at 20 s; throttling (SlowDown) retried
+S3_RETRIES = {"mode": "standard", "total_max_attempts": S3_ATTEMPTS}
+
+
 def source_s3_config(config_kwargs: dict | None = None) -> Any:
     """botocore Config of the source client: always unsigned, with timeouts and capped, jittered retries.
 
-    ``config_kwargs`` (a connection's extra) may change the timeouts or retries, never the signing:
-    the public bucket is read anonymously, so no credential (the connection's, or the machine's
+    ``config_kwargs`` (a connection's extra) may change the timeouts, never the retries (the retry budget) or
+    the signing: the public bucket is read anonymously, so no credential (the connection's, or the machine's
     default chain) ever signs a request to it.
     """
     from botocore import UNSIGNED
@@ -85,12 +90,23 @@ def source_s3_config(config_kwargs: dict | None = None) -> Any:
     settings = {
         "connect_timeout": http_timeout_seconds(),
         "read_timeout": http_timeout_seconds(),
-        # "standard": exponential backoff with full jitter, capped at 20 s; throttling (SlowDown) retried
-        "retries": {"mode": "standard", "total_max_attempts": 5},
         **(config_kwargs or {}),
+        "retries": S3_RETRIES,
         "signature_version": UNSIGNED,
     }
     return Config(**settings)
+
+
+def dest_s3_config(config_kwargs: dict | None = None) -> Any:
+    """botocore Config of a destination's client: the connection's ``config_kwargs`` as the provider reads them,
+    but the retries of the retry budget (a server-side copy reads a file through this client)."""
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    settings = dict(config_kwargs or {})
+    if settings.get("signature_version") == "unsigned":
+        settings["signature_version"] = UNSIGNED
+    return Config(**{**settings, "retries": S3_RETRIES})
 
 
 def source_s3_hook() -> Any:
@@ -111,9 +127,11 @@ def source_s3_hook() -> Any:
 def dest_s3_hook(conn_id: str) -> Any:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    if get_connection_or_none(conn_id) is None:
+    conn = get_connection_or_none(conn_id)
+    if conn is None:
         raise InvalidInputError("dest_aws_conn_id", f"Airflow connection {conn_id!r} does not exist")
-    return S3Hook(aws_conn_id=conn_id)
+    config_kwargs = dict((conn.extra_dejson or {}).get("config_kwargs") or {})
+    return S3Hook(aws_conn_id=conn_id, config=dest_s3_config(config_kwargs))
 
 
 @dataclass
@@ -121,7 +139,7 @@ class Services:
     """The clients a run uses: built from Airflow connections by the DAGs, directly by tests and benchmarks.
 
     Each client is built when a task first asks for it: only the copy reads the public bucket, and an S3Hook
-    with its botocore client costs a task about a second (``source_hook_factory`` builds ``source_hook`` then).
+    with its botocore client is slow to build (``source_hook_factory`` builds ``source_hook`` then).
     """
 
     mast_url: str

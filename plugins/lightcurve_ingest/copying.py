@@ -20,6 +20,7 @@ from pathlib import Path
 from lightcurve_ingest.errors import DiskFullError, InvalidInputError
 from lightcurve_ingest.missions import Mission
 from lightcurve_ingest.payloads import LightCurveFile
+from lightcurve_ingest.settings import COPY_ATTEMPTS
 from lightcurve_ingest.source_bucket import SourceBucket, SourceObject
 from lightcurve_ingest.storage import ACCESS_DENIED_CODES, Storage, error_code
 from lightcurve_ingest.verify import VerificationError, Verified, check_size, verify_file
@@ -27,7 +28,6 @@ from lightcurve_ingest.verify import VerificationError, Verified, check_size, ve
 log = logging.getLogger(__name__)
 
 COPIED, PRESENT, ADOPTED, FAILED = "copied", "present", "adopted", "failed"
-ATTEMPTS = 3
 
 
 @dataclass
@@ -179,17 +179,22 @@ def count_statuses(results: list[CopyResult]) -> dict[str, int]:
 
 
 def _with_retries(action: Callable[[], CopyResult], what: str) -> CopyResult:
-    """Run ``action``; retry transient faults with capped exponential backoff and jitter."""
-    for attempt in range(1, ATTEMPTS + 1):
+    """Run ``action`` up to COPY_ATTEMPTS times, with capped exponential backoff and jitter between them.
+
+    Each S3 request inside is already retried by botocore: this loop is for what botocore cannot retry, a reply
+    cut mid-body or one that fails verification.
+    """
+    for attempt in range(1, COPY_ATTEMPTS + 1):
         try:
             return action()
         except (InvalidInputError, DiskFullError):  # retrying at once cannot help
             raise
         except Exception as err:  # S3 faults, resets and failed verifications are all retried
-            if attempt == ATTEMPTS:
+            if attempt == COPY_ATTEMPTS:
                 raise
             delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
-            log.warning("%s failed (attempt %d of %d), retrying in %.1fs: %s", what, attempt, ATTEMPTS, delay, err)
+            log.warning("%s failed (attempt %d of %d), retrying in %.1fs: %s", what, attempt, COPY_ATTEMPTS, delay,
+                        err)
             time.sleep(delay)
     raise AssertionError("unreachable")
 

@@ -6,7 +6,7 @@ typed again on arrival. Only light modules are imported at parse time; each task
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task, task_group
@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from lightcurve_ingest.assets import catalog_asset
 from lightcurve_ingest.missions import get_mission
 from lightcurve_ingest.params import param_specs
-from lightcurve_ingest.settings import MAST_POOL, retry_delay
+from lightcurve_ingest.settings import MAST_POOL, task_retry_args
 from lightcurve_ingest.task_usage import measured
 
 WINDOWED_RUN_TYPES = ("scheduled", "backfill")
@@ -54,7 +54,7 @@ def _run_info() -> Any:
 
 
 def build_ingest_dag(slug: str) -> Any:
-    """The daily ingest DAG of one mission (``k2``, ``kepler`` or ``tess``)."""
+    """The daily ingest DAG of one registered mission, by slug (``k2``, or any in ``missions.MISSIONS``)."""
     mission = get_mission(slug)
     asset = catalog_asset(mission)
     schedule_doc = ("A scheduled run also copies what MAST released in its interval for every target already at "
@@ -66,12 +66,7 @@ def build_ingest_dag(slug: str) -> Any:
         start_date=datetime(2026, 11, 1),
         catchup=False,
         max_active_tasks=32,
-        default_args={
-            "retries": 3,
-            "retry_delay": retry_delay(),
-            "retry_exponential_backoff": True,
-            "max_retry_delay": timedelta(minutes=10),
-        },
+        default_args=task_retry_args(),  # one retry: HTTP requests and file copies are retried inside the tasks
         params={name: Param(**spec) for name, spec in param_specs(mission).items()},
         tags=[mission.slug, "mast", "ingest"],
         doc_md=DOC.format(name=mission.name, what=mission.light_curves, table=mission.table.name,

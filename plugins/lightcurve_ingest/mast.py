@@ -11,10 +11,10 @@ from typing import Any
 
 from lightcurve_ingest.errors import ServiceReplyError
 from lightcurve_ingest.sessions import TimeoutSession
-from lightcurve_ingest.settings import http_timeout_seconds
+from lightcurve_ingest.settings import HTTP_ATTEMPTS, http_timeout_seconds
 
-# A whole query may last this many request timeouts: 4 tries of a request (3 retries) plus their backoff.
-QUERY_BUDGET_TIMEOUTS = 5
+# A whole query may last this many request timeouts: every try of a request, plus one for their backoff.
+QUERY_BUDGET_TIMEOUTS = HTTP_ATTEMPTS + 1
 OBSERVATION_COLUMNS = ("obsid", "obs_id", "target_name", "t_exptime", "obs_collection", "t_obs_release")
 PRODUCT_COLUMNS = ("obsID", "obs_id", "dataURI", "productSubGroupDescription", "productFilename", "size")
 

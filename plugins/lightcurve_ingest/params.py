@@ -19,7 +19,6 @@ from lightcurve_ingest.targets import check_dispositions
 
 MAX_TARGETS_PER_BATCH = 500
 MAX_COPY_THREADS = 64
-UNIT_EXAMPLES = {"k2": "[5, 102]; split campaigns are 91/92, 101/102, 111/112", "tess": "[1, 2]"}
 
 
 def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
@@ -73,19 +72,19 @@ def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
     }
     if mission.unit_param:
         unit = mission.unit_name
+        examples = f" (e.g. {mission.unit_examples})" if mission.unit_examples else ""
         specs[mission.unit_param] = dict(
             default=None, type=["null", "array"], items={"type": "integer"}, uniqueItems=True,
             title=f"Whole {unit}s",
-            description=f"Mirror every {mission.name} light curve of these {unit}s "
-                        f"(e.g. {UNIT_EXAMPLES[mission.slug]}), every star, not only planet hosts: the files come "
-                        "from listing the public bucket, MAST is not asked. Stars the archive knows get its labels. "
-                        "Cannot be combined with targets.",
+            description=f"Mirror every {mission.name} light curve of these {unit}s{examples}, every star, not only "
+                        "planet hosts: the files come from listing the public bucket, MAST is not asked. Stars the "
+                        "archive knows get its labels. Cannot be combined with targets.",
         )
     if mission.fast_products:
         specs["include_fast_cadence"] = dict(
             default=False, type="boolean", title="Include fast cadence",
             description="Also copy the 20-second light curves (fast-lc files, about 6 times the 2-minute ones' "
-                        "size) of the sectors that have them.",
+                        f"size) of the {mission.unit_name}s that have them.",
         )
     return specs
 

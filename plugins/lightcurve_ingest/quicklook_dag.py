@@ -1,9 +1,9 @@
 """The ``lightcurve_quicklook`` DAG: a PNG of every newly ingested light curve, and the gallery of them all.
 
-Scheduled on the three catalog Assets: each event's ``extra`` names the destination and the ingest run, so a
-run draws exactly the files those runs added. Triggered by hand with a ``destination``, it draws every light
-curve of that destination that has no PNG yet. The work is in ``quicklook_tasks``; heavy imports (astropy,
-matplotlib, pandas) happen inside the tasks.
+Scheduled on every registered mission's catalog Asset: each event's ``extra`` names the destination and the
+ingest run, so a run draws exactly the files those runs added. Triggered by hand with a ``destination``, it draws
+every light curve of that destination that has no PNG yet. The work is in ``quicklook_tasks``; heavy imports
+(astropy, matplotlib, pandas) happen inside the tasks.
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from lightcurve_ingest.assets import CATALOG_ASSETS
-from lightcurve_ingest.settings import DEFAULT_DEST_AWS_CONN_ID, DEFAULT_PLOTS_PER_BATCH, MAX_PLOTS_PER_BATCH
+from lightcurve_ingest.assets import any_catalog_asset, catalog_assets
+from lightcurve_ingest.settings import (
+    DEFAULT_DEST_AWS_CONN_ID,
+    DEFAULT_PLOTS_PER_BATCH,
+    MAX_PLOTS_PER_BATCH,
+    task_retry_args,
+)
 
 DAG_ID = "lightcurve_quicklook"
-ASSETS = list(CATALOG_ASSETS.values())
 DOC = """Quick-look plots of light curves: normalised PDCSAP flux (the cadences the default quality mask
 keeps; SAP faintly behind) over time, and a Lomb-Scargle periodogram with the strongest period marked, one PNG
 per light curve at `<destination>/_quicklook/<source key>.png`; and a gallery of them all,
@@ -50,7 +54,7 @@ def param_specs() -> dict[str, dict[str, Any]]:
 
 def _events(triggering_asset_events: Any) -> list[Any]:
     events = []
-    for asset in ASSETS:
+    for asset in catalog_assets():
         try:
             events.extend(triggering_asset_events[asset])
         except (KeyError, TypeError):  # a manual run has no triggering events
@@ -61,12 +65,12 @@ def _events(triggering_asset_events: Any) -> list[Any]:
 def build_quicklook_dag() -> Any:
     @dag(
         dag_id=DAG_ID,
-        schedule=ASSETS[0] | ASSETS[1] | ASSETS[2],  # new files of any mission
+        schedule=any_catalog_asset(),  # new files of any mission
         start_date=datetime(2026, 11, 1),
         catchup=False,
         max_active_runs=1,  # one gallery writer at a time: each run's page lists what every earlier run drew
         max_active_tasks=8,
-        default_args={"retries": 2},
+        default_args=task_retry_args(),
         params={name: Param(**spec) for name, spec in param_specs().items()},
         tags=["quicklook", "consumer"],
         doc_md=DOC,

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from lightcurve_ingest.catalog import Catalog
+from lightcurve_ingest.catalog_records import LabelledFile
 from lightcurve_ingest.connections import dest_s3_hook, destination_storage
-from lightcurve_ingest.consumer import labelled_files
+from lightcurve_ingest.consumer import labelled_records
 from lightcurve_ingest.destination import parse_destination
 from lightcurve_ingest.errors import InvalidInputError
 from lightcurve_ingest.missions import get_mission
@@ -83,22 +84,16 @@ def plan_plots(requests: list[PlotRequest], per_batch: int, hook_factory: HookFa
 
 
 def missing_plots(request: PlotRequest, storage: Storage) -> list[PlotJob]:
-    files = labelled_files(Catalog(storage))
-    if request.run_ids is not None:
-        files = files[files["run_id"].isin(request.run_ids)]
+    """The light curves of the request's runs (every one, for a manual run) that have no PNG yet."""
+    files = labelled_records(Catalog(storage), request.run_ids)
     drawn = storage.keys(QUICKLOOK_DIR)
-    return [_job(row) for row in files.itertuples() if png_key(row.source_key) not in drawn]
+    return [_job(f) for f in files if png_key(f.file.source_key) not in drawn]
 
 
-def _job(row: Any) -> PlotJob:
-    unit = row.observing_unit
-    return PlotJob(source_key=str(row.source_key), mission=str(row.mission), target_id=int(row.target_id),
-                   target=str(row.target or ""), observing_unit=None if _missing(unit) else int(unit),
-                   disposition="" if _missing(row.disposition) else str(row.disposition))
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value != value or str(value) in ("", "<NA>")  # NaN != NaN
+def _job(labelled: LabelledFile) -> PlotJob:
+    f = labelled.file
+    return PlotJob(source_key=f.source_key, mission=f.mission, target_id=f.target_id, target=f.target,
+                   observing_unit=f.observing_unit, disposition=labelled.disposition)
 
 
 def _label(jobs: list[PlotJob]) -> str:
@@ -170,8 +165,7 @@ def write_gallery(destination: str, dest_aws_conn_id: str, hook_factory: HookFac
     """Rewrite ``_quicklook/index.html`` (whole, atomically) with every light curve of the destination that has a
     PNG; returns what it holds."""
     storage = open_storage(destination, dest_aws_conn_id, hook_factory)
-    files = labelled_files(Catalog(storage))
-    rows = gallery_rows(files, storage.keys(QUICKLOOK_DIR))
+    rows = gallery_rows(labelled_records(Catalog(storage)), storage.keys(QUICKLOOK_DIR))
     page = render_page(rows)
     storage.put(GALLERY_KEY, lambda partial: Path(partial).write_text(page, encoding="utf-8"),
                 content_type="text/html; charset=utf-8")
@@ -186,28 +180,28 @@ def render_page(rows: list[Any]) -> str:
     return render_gallery(rows, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def gallery_rows(files: Any, drawn: set[str]) -> list[Any]:
+def gallery_rows(files: list[LabelledFile], drawn: set[str]) -> list[Any]:
     """One row per target with at least one PNG; links relative to ``_quicklook/index.html``."""
     from lightcurve_ingest.quicklook.gallery import GalleryPlot, GalleryRow
 
     plots: dict[tuple[str, int], list[GalleryPlot]] = {}
-    first: dict[tuple[str, int], Any] = {}
-    for row in files.itertuples():
-        if png_key(row.source_key) not in drawn:
+    first: dict[tuple[str, int], LabelledFile] = {}
+    for labelled in files:
+        f = labelled.file
+        if png_key(f.source_key) not in drawn:
             continue
-        target = (str(row.mission), int(row.target_id))
-        first.setdefault(target, row)
-        unit = None if _missing(row.observing_unit) else int(row.observing_unit)
-        plots.setdefault(target, []).append(GalleryPlot(unit=unit, png_href=f"{row.source_key}.png",
-                                                        fits_href=f"../{row.source_key}"))
+        target = (f.mission, f.target_id)
+        first.setdefault(target, labelled)
+        plots.setdefault(target, []).append(GalleryPlot(unit=f.observing_unit, png_href=f"{f.source_key}.png",
+                                                        fits_href=f"../{f.source_key}"))
     rows = []
-    for (mission_name, target_id), row in first.items():
+    for (mission_name, target_id), labelled in first.items():
         mission = get_mission(mission_name)
         label = mission.format_id(target_id)
-        host = "" if _missing(row.target) or str(row.target) == label else str(row.target)
+        host = "" if labelled.file.target == label else labelled.file.target
         rows.append(GalleryRow(mission=mission.name, target_id=target_id, target_label=label, host=host,
-                               disposition="" if _missing(row.disposition) else str(row.disposition),
-                               unit_name=mission.unit_name, plots=tuple(plots[(mission_name, target_id)])))
+                               disposition=labelled.disposition, unit_name=mission.unit_name,
+                               plots=tuple(plots[(mission_name, target_id)])))
     return rows
 
 

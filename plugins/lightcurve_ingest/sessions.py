@@ -6,10 +6,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from lightcurve_ingest.settings import http_backoff
+from lightcurve_ingest.settings import HTTP_ATTEMPTS, HTTP_BACKOFF_MAX_SECONDS, http_backoff
 
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
-BACKOFF_MAX_SECONDS = 30.0  # the longest wait between two tries (also caps Retry-After), at backoff 1
 
 
 class CappedRetry(Retry):
@@ -31,19 +30,16 @@ class TimeoutSession(requests.Session):
     redirects) is ignored, so only what a caller passes explicitly ever leaves the machine.
     """
 
-    def __init__(self, timeout: float, retries: int = 3, backoff: float | None = None) -> None:
+    def __init__(self, timeout: float, attempts: int = HTTP_ATTEMPTS, backoff: float | None = None) -> None:
         super().__init__()
         self.timeout = timeout
         backoff = http_backoff() if backoff is None else backoff
         retry = CappedRetry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
+            total=attempts - 1,  # every kind of retry together: connection errors, timeouts and statuses
             status_forcelist=TRANSIENT_STATUSES,
             allowed_methods=None,  # MAST's portal queries are POSTs but read-only: safe to repeat
             backoff_factor=backoff,
-            backoff_max=BACKOFF_MAX_SECONDS * backoff,  # 30 s at the default factor of 1
+            backoff_max=HTTP_BACKOFF_MAX_SECONDS * backoff,  # 30 s at the default factor of 1
             backoff_jitter=backoff,
             raise_on_status=False,
             respect_retry_after_header=True,

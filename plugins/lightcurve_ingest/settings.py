@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 MAST_CONN_ID = "mast_api"
 ARCHIVE_CONN_ID = "nasa_exoplanet_archive"
@@ -36,16 +37,26 @@ CATALOG_FILE_BYTES = 8 * 1024 * 1024
 CATALOG_CHECKPOINT_EVERY = 10
 CATALOG_COMMIT_ATTEMPTS = 20
 QUICKLOOK_DIR = "_quicklook"  # <destination>/_quicklook/<source key>.png and the gallery, index.html
-DEFAULT_PLOTS_PER_BATCH = 50  # one mapped render task each: ~15 s of plots at ~0.3 s a plot
+DEFAULT_PLOTS_PER_BATCH = 50  # one mapped render task each: its start-up is small beside its plots
 MAX_PLOTS_PER_BATCH = 500
 
-# Chosen from the benchmark's figures (benchmarks/README.md): 100 targets a batch is 4 MAST requests a batch
-# (0.04 a target) and 15 % faster than 50 at N = 300 and 1000; 8 copy threads stay within botocore's pool of
+# Chosen by the benchmark's knob sweeps (benchmarks/README.md, "How the defaults were chosen"): 100 targets a
+# batch share a few MAST requests and ran faster than 50; 8 copy threads stay within botocore's pool of
 # 10 connections.
 DEFAULT_TARGETS_PER_BATCH = 100
 DEFAULT_COPY_THREADS = 8
 MAX_SHARDS = 1000  # a mirror run's mapped shards: below max_map_length; all of K2 (23 campaigns) is about 200
 MAX_BATCHES = 256  # far below Airflow's max_map_length (1024): wide maps slow the scheduler and the UI
+
+# The retry budget (the README's table): how often each layer tries, stated once. One MAST or archive query is sent
+# at most HTTP_ATTEMPTS x TASK_TRIES = 8 times in a run; one file is read from S3 at most S3_ATTEMPTS x COPY_ATTEMPTS
+# = 6 times in a task, and its task runs again (12) only if the task itself failed, never for the file.
+HTTP_ATTEMPTS = 4  # one request to MAST or the archive: urllib3 retries resets, timeouts, 429 and 5xx 3 times
+HTTP_BACKOFF_MAX_SECONDS = 30.0  # the longest wait between two of them (and the cap of a Retry-After), at backoff 1
+S3_ATTEMPTS = 3  # one S3 request: botocore's "standard" mode (500s, SlowDown, resets before the body), waits <= 20 s
+COPY_ATTEMPTS = 2  # one file's copy: once more after what botocore cannot retry (a reset mid-body, a failed check)
+TASK_RETRIES = 1  # Airflow's: for what no inner layer retries (a killed worker, a reply it cannot use, an outage)
+TASK_TRIES = 1 + TASK_RETRIES
 
 IO_CHUNK_BYTES = 1024 * 1024  # reads and writes of file bodies: memory stays flat whatever a file's size
 
@@ -73,8 +84,13 @@ def http_backoff() -> float:
 
 
 def retry_delay() -> timedelta:
-    """First delay before a failed task is retried (doubling each time); tests shorten it."""
+    """Delay before a failed task's retry; tests shorten it."""
     return timedelta(seconds=float(_env("RETRY_DELAY_SECONDS", "30")))
+
+
+def task_retry_args() -> dict[str, Any]:
+    """The ``default_args`` of every DAG's tasks that may be retried: TASK_RETRIES after ``retry_delay()``."""
+    return {"retries": TASK_RETRIES, "retry_delay": retry_delay()}
 
 
 def mast_pool_slots() -> int:

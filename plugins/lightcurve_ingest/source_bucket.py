@@ -30,7 +30,6 @@ class ListedObject:
 
 class SourceBucket:
     def __init__(self, hook: Any, bucket: str = SOURCE_BUCKET) -> None:
-        self.hook = hook
         self.client = hook.get_conn()
         self.bucket = bucket
         self.endpoint = hook.conn_config.endpoint_url

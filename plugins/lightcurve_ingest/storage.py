@@ -223,8 +223,8 @@ class S3Storage(Storage):
     def _transfer_config(self) -> Any:
         """The hook's TransferConfig (it holds the connection's own transfer_config_args), bounded: at most
         S3_TRANSFER_CONCURRENCY parts in flight and S3_TRANSFER_IO_QUEUE downloaded chunks waiting to be
-        written. boto3's defaults (10 parts, 100 chunks) take 66 MB more for a 500 MB download; these, 12 MB
-        (benchmarks/README.md). Objects under 8 MB, such as light curves, are one request either way."""
+        written. boto3's defaults (10 parts, 100 chunks) hold several times this memory for a large download
+        (benchmarks/README.md, "Memory"). Objects under 8 MB, such as light curves, are one request either way."""
         config = self.hook.transfer_config
         config.max_concurrency = min(config.max_concurrency, S3_TRANSFER_CONCURRENCY)
         config.max_io_queue = min(config.max_io_queue, S3_TRANSFER_IO_QUEUE)
@@ -341,7 +341,7 @@ def open_storage(destination: Destination, hook: Any = None) -> Storage:
 def _remove_stale_partials(final: Path) -> None:
     """Delete partial files of ``final`` that no running write holds locked (left by a killed worker)."""
     prefix = f".{final.name}.part-"
-    with os.scandir(final.parent) as entries:  # not Path.glob: it compiles a pattern for each name (0.3 ms a file)
+    with os.scandir(final.parent) as entries:  # not Path.glob: it compiles a pattern for each name
         partials = [final.parent / e.name for e in entries if e.name.startswith(prefix)]
     for stale in partials:
         try:

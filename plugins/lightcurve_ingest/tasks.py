@@ -10,14 +10,15 @@ public bucket and copies every light curve in it (MAST is not asked), then commi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lightcurve_ingest import catalog as cat
+from lightcurve_ingest import target_status as ts
 from lightcurve_ingest.catalog import Catalog
+from lightcurve_ingest.catalog_records import TargetState, TargetStatus
 from lightcurve_ingest.connections import Services
 from lightcurve_ingest.copying import ADOPTED, COPIED, FAILED, PRESENT, Copier, CopyResult, count_statuses
 from lightcurve_ingest.discovery import find_light_curves as find_in_mast
@@ -43,7 +44,6 @@ from lightcurve_ingest.targets import ArchiveTargets
 log = logging.getLogger(__name__)
 
 TaskRunner = Callable[[str, str, Callable[[], Any]], Any]
-OBJECTS_SEPARATOR = ", "  # the targets table's objects column: "K00072.01 (Kepler-10 b), K00072.02 (Kepler-10 c)"
 
 
 @dataclass(frozen=True)
@@ -69,23 +69,23 @@ def plan_targets(mission: Mission, params: dict[str, Any], run: RunInfo, service
     if run_params.units is not None:
         return plan_mirror(mission, run_params, services)
     catalog = Catalog(services.storage(run_params.destination, run_params.dest_aws_conn_id))
-    states = catalog.read(cat.TARGETS_TABLE, filters=[("mission", "=", mission.name)])
+    states = catalog.target_states(mission.name)
     windowed = run_params.targets is None and run.has_window and not run_params.full_refresh
     targets, unresolved, mode = _choose_targets(mission, run_params, run, ArchiveTargets(mission, services.tap()),
                                                 states, windowed)
     complete = set() if run_params.full_refresh else {
-        t.target_id for t in _targets_with_status(states, (cat.COMPLETE,))}
+        t.target_id for t in _targets_with_status(states, {ts.COMPLETE})}
     todo = [t for t in targets if t.target_id not in complete]
     release_targets: list[Target] = []
     if windowed and mission.keeps_observing:  # every other target it holds: only what MAST released in the window
         asked = {t.target_id for t in todo}
-        release_targets = [t for t in _targets_with_status(states, (cat.COMPLETE, cat.NOT_FOUND))
+        release_targets = [t for t in _targets_with_status(states, ts.WATCHED_FOR_RELEASES)
                            if t.target_id not in asked]
         mode += " + released in the window"
-    files_so_far = dict(zip(states["target_id"], states["files"], strict=True))
-    catalog.upsert(cat.TARGETS_TABLE, [
-        _state_row(mission, t, cat.PENDING, files_so_far.get(t.target_id, 0), run.run_id)
-        for t in todo + release_targets])
+    files_so_far = {s.target_id: s.files for s in states}
+    now = datetime.now(UTC)
+    catalog.record(states=[ts.target_state(mission, t, ts.PENDING, files_so_far.get(t.target_id, 0), run.run_id, now)
+                           for t in todo + release_targets])
     window = ReleaseWindow(run.interval_start, run.interval_end) if release_targets else None
     batches = make_batches(mission, todo, release_targets, window, run_params.targets_per_batch)
     log.info("Plan (%s): %d targets, %d already complete, %d asked for new releases, %d batches", mode, len(targets),
@@ -94,8 +94,8 @@ def plan_targets(mission: Mission, params: dict[str, Any], run: RunInfo, service
                 already_complete=len(targets) - len(todo), unresolved=unresolved, batches=tuple(batches))
 
 
-def _choose_targets(mission: Mission, run_params: RunParams, run: RunInfo, archive: ArchiveTargets, states: Any,
-                    windowed: bool) -> tuple[list[Target], list[str], str]:
+def _choose_targets(mission: Mission, run_params: RunParams, run: RunInfo, archive: ArchiveTargets,
+                    states: list[TargetState], windowed: bool) -> tuple[list[Target], list[str], str]:
     """The run's targets with their labels, the names the archive does not know, and the run mode's name."""
     if run_params.targets is not None:
         targets, unresolved = archive.resolve(run_params.targets)
@@ -103,7 +103,7 @@ def _choose_targets(mission: Mission, run_params: RunParams, run: RunInfo, archi
     dispositions = run_params.dispositions
     if windowed:
         changed = archive.changed_in(run.interval_start, run.interval_end, dispositions)
-        unfinished = _targets_with_status(states, (cat.PENDING, cat.INCOMPLETE))
+        unfinished = _targets_with_status(states, ts.UNFINISHED)
         window = f"{run.interval_start.isoformat()} to {run.interval_end.isoformat()}"
         return _union(unfinished, changed), [], f"window {window} + unfinished"
     targets = archive.all(dispositions)
@@ -139,17 +139,8 @@ def _union(earlier: list[Target], newer: list[Target]) -> list[Target]:
     return sorted({t.target_id: t for t in [*earlier, *newer]}.values())
 
 
-def _targets_with_status(states: Any, statuses: tuple[str, ...]) -> list[Target]:
-    rows = states[states["status"].isin(statuses)]
-    return sorted(Target(target_id=int(r.target_id), name=str(r.target or ""), disposition=str(r.disposition or ""),
-                         objects=tuple(o for o in str(r.objects or "").split(OBJECTS_SEPARATOR) if o))
-                  for r in rows.itertuples())
-
-
-def _state_row(mission: Mission, target: Target, status: str, files: int, run_id: str) -> dict[str, Any]:
-    return {"mission": mission.name, "target_id": target.target_id, "target": mission.label(target),
-            "disposition": target.disposition, "objects": OBJECTS_SEPARATOR.join(target.objects), "status": status,
-            "files": int(files), "run_id": run_id, "updated_at": datetime.now(UTC)}
+def _targets_with_status(states: list[TargetState], statuses: Collection[TargetStatus]) -> list[Target]:
+    return sorted(s.as_target() for s in states if s.status in statuses)
 
 
 def plan_mirror(mission: Mission, run_params: RunParams, services: Services) -> Plan:
@@ -186,15 +177,14 @@ def copy_light_curves(mission: Mission, listing: Listing, params: dict[str, Any]
     storage = services.storage(run_params.destination, run_params.dest_aws_conn_id)
     catalog = Catalog(storage)
     # only the batch's targets' rows: a commit's cost must not grow with the catalog
-    known = catalog.read(cat.FILES_TABLE, filters=[
-        ("mission", "=", mission.name), ("target_id", "in", [t.target_id for t in listing.batch.targets])])
+    recorded = catalog.recorded_sizes(mission.name, [t.target_id for t in listing.batch.targets])
     copier = Copier(mission, storage, services.source(), read_back=run_params.read_back_server_side_copies,
-                    cataloged=dict(zip(known["destination_uri"], known["size"].astype(int), strict=True)))
+                    cataloged=_all_sizes(recorded))
     results = copier.copy_all(listing.files, run_params.copy_threads)
     now = datetime.now(UTC)
-    new_files = catalog.upsert(cat.FILES_TABLE, [_file_row(r, now, run.run_id) for r in results
-                                                 if r.status in (COPIED, ADOPTED)])
-    catalog.upsert(cat.TARGETS_TABLE, _target_states(mission, listing, results, known, run.run_id))
+    new_files = catalog.record(ts.recorded_files(results, run.run_id, now), ts.batch_states(
+        mission, listing.batch.targets, results, recorded, run.run_id, now,
+        not_found={t.target_id for t in listing.not_found}, released_only=listing.batch.released is not None))
     counts = count_statuses(results)
     log.info("Batch %s: %s, %d new in the catalog", listing.batch.label, counts, new_files)
     _fail_if_disk_full(results)
@@ -208,40 +198,9 @@ def copy_light_curves(mission: Mission, listing: Listing, params: dict[str, Any]
         catalog=catalog.uri())
 
 
-def _file_row(result: CopyResult, now: datetime, run_id: str) -> dict[str, Any]:
-    f = result.file
-    return {
-        "destination_uri": result.destination_uri, "mission": f.mission, "target_id": f.target_id,
-        "target": f.target, "observing_unit": f.unit, "source_key": f.source_key, "data_uri": f.data_uri,
-        "obs_id": f.obs_id, "obsid": f.obsid, "product_filename": f.product_filename, "mast_size": f.mast_size,
-        "size": result.size, "sha256": result.sha256, "fits_checksum_verified": result.fits_checksum,
-        "copy_method": result.method, "ingested_at": now, "run_id": run_id,
-    }
-
-
-def _target_states(mission: Mission, listing: Listing, results: list[CopyResult], known: Any,
-                   run_id: str) -> list[dict[str, Any]]:
-    """Each target of the batch: complete, incomplete (a file failed) or not found; with the number of its files
-    in the catalog. In a release window, a target MAST released nothing new for keeps what it had."""
-    not_found = {t.target_id for t in listing.not_found}
-    ids = {t.target_id for t in listing.batch.targets}
-    mine = known[(known["mission"] == mission.name) & known["target_id"].isin(ids)]
-    files_of: dict[int, set[str]] = {int(i): set(uris) for i, uris in mine.groupby("target_id")["destination_uri"]}
-    for r in results:
-        if r.status != FAILED:
-            files_of.setdefault(r.file.target_id, set()).add(r.destination_uri)
-    failed = {r.file.target_id for r in results if r.status == FAILED}
-    rows = []
-    for target in listing.batch.targets:
-        files = files_of.get(target.target_id, set())
-        if target.target_id in not_found or (listing.batch.released and not files):
-            status = cat.NOT_FOUND
-        elif target.target_id in failed:
-            status = cat.INCOMPLETE
-        else:
-            status = cat.COMPLETE
-        rows.append(_state_row(mission, target, status, len(files), run_id))
-    return rows
+def _all_sizes(recorded: dict[int, dict[str, int]]) -> dict[str, int]:
+    """Destination URI -> size of every file of ``Catalog.recorded_sizes``."""
+    return {uri: size for sizes in recorded.values() for uri, size in sizes.items()}
 
 
 # mirror: one shard ---------------------------------------------------------------------------------------------
@@ -261,22 +220,18 @@ def mirror_shard(mission: Mission, shard: Shard, params: dict[str, Any], run: Ru
     labels = {t.target_id: t for t in ArchiveTargets(mission, services.tap()).all(mission.table.dispositions)}
     files, others = light_curves(mission, listed, labels, run_params.include_fast_cadence)
     stars = sorted({f.target_id for f in files})
-    mine = [("mission", "=", mission.name), ("target_id", "in", stars)]
-    known = catalog.read(cat.FILES_TABLE, filters=mine)
-    states = catalog.read(cat.TARGETS_TABLE, filters=mine)
-    before = dict(zip(states["target_id"].astype(int), states["status"], strict=True))
-    cataloged = {} if run_params.full_refresh else dict(zip(known["destination_uri"], known["size"].astype(int),
-                                                             strict=True))
+    recorded = catalog.recorded_sizes(mission.name, stars)
+    before = {s.target_id: s.status for s in catalog.target_states(mission.name, stars)}
+    cataloged = {} if run_params.full_refresh else _all_sizes(recorded)
     copier = Copier(mission, storage, source, cataloged=cataloged, read_back=run_params.read_back_server_side_copies,
                     listed_here=storage.sizes(shard.prefix.rstrip("/")),
                     listed_there={o.key: SourceObject(o.size, o.etag) for o in listed})
     with ProgressLog(shard.label, len(files)) as progress:
         results = copier.copy_all(files, run_params.copy_threads, on_result=lambda r: progress.add(r.size))
     now = datetime.now(UTC)
-    new_files = catalog.upsert(cat.FILES_TABLE, [_file_row(r, now, run.run_id) for r in results
-                                                 if r.status in (COPIED, ADOPTED)])
     targets = [labels.get(i) or Target(target_id=i) for i in stars]
-    catalog.upsert(cat.TARGETS_TABLE, _star_states(mission, targets, results, known, before, run.run_id))
+    new_files = catalog.record(ts.recorded_files(results, run.run_id, now), ts.mirror_states(
+        mission, targets, results, recorded, before, run.run_id, now))
     counts = count_statuses(results)
     log.info("Shard %s: %d listed, %d light curves of %d stars (%d labelled), %s, %d new in the catalog",
              shard.label, len(listed), len(files), len(stars), sum(i in labels for i in stars), counts, new_files)
@@ -289,21 +244,6 @@ def mirror_shard(mission: Mission, shard: Shard, params: dict[str, Any], run: Ru
         failed_files=failed[:FAILED_FILES_REPORTED], bytes_copied=sum(r.size for r in results if r.status == COPIED),
         bytes_through_worker=sum(r.bytes_through_worker for r in results), new_files=new_files,
         catalog=catalog.uri())
-
-
-def _star_states(mission: Mission, targets: list[Target], results: list[CopyResult], known: Any,
-                 before: dict[int, str], run_id: str) -> list[dict[str, Any]]:
-    """The shard's stars, with their files and labels. A star new to the catalog is ``mirrored`` (the daily runs
-    do not ask MAST about it: another mirror run follows its units); a target of the other modes keeps its status
-    (``not_found`` becomes ``complete``); a failed file makes either ``incomplete``."""
-    batch = Batch(label="", targets=tuple(targets))
-    listing = Listing(batch=batch, files=tuple(r.file for r in results), not_found=(), observations=0)
-    rows = _target_states(mission, listing, results, known, run_id)
-    for row in rows:
-        earlier = before.get(row["target_id"])
-        if row["status"] == cat.COMPLETE and earlier not in (cat.COMPLETE, cat.NOT_FOUND):
-            row["status"] = earlier if earlier in (cat.PENDING, cat.INCOMPLETE) else cat.MIRRORED
-    return rows
 
 
 def _fail_if_disk_full(results: list[CopyResult]) -> None:

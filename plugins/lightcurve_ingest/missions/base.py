@@ -84,6 +84,7 @@ class Mission(ABC):
     # Whole observing units (mirror runs): the param naming them ("campaigns", "sectors"; None: no such mode) and
     # how many folder levels below a unit's prefix make one shard (one mapped task).
     unit_param: str | None = None
+    unit_examples: str = ""  # units to show in the param's description, e.g. "[1, 2]" ("": none shown)
     shard_depth: int = 1
 
     @property

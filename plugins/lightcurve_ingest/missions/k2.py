@@ -58,6 +58,7 @@ class K2(Mission):
     key_prefix = "k2/public/lightcurves/"
     data_uri_prefix = "mast:K2/url/missions/k2/lightcurves/"
     unit_param = "campaigns"
+    unit_examples = "[5, 102]; split campaigns are 91/92, 101/102, 111/112"
     shard_depth = 1  # c<N>/<EPIC[:4]>00000/: a few thousand light curves each
 
     def resolve_names(self, names: list[str], tap: TapClient) -> dict[str, set[int]]:

@@ -58,6 +58,7 @@ class Tess(Mission):
     key_prefix = "tess/public/tid/"
     data_uri_prefix = "mast:TESS/product/"  # then the file name alone
     unit_param = "sectors"
+    unit_examples = "[1, 2]"
     # s<sector>/<TIC16[0:4]>/<TIC16[4:8]>/: the first level is "0000" for every TIC id below 10^12, the second
     # cuts a sector's ~20,000 light curves into folders of up to about a thousand
     shard_depth = 2

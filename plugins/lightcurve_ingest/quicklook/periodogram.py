@@ -3,8 +3,8 @@
 A grid fine enough to place a peak within 1 % everywhere would be huge for a long light curve; instead a coarse
 grid (at most ``MAX_FREQUENCIES`` points) finds the peak and a small fine grid around it places it. Both use
 astropy's fast method with Press & Rybicki's extirpolation (``fasper``): astropy 8's default for it, ``lra``,
-took 180 MB for a 20-second TESS sector where ``fasper`` takes 20 MB, and 5 times as long
-(benchmarks/README.md).
+takes several times the memory and the time on a 20-second TESS sector (benchmarks/README.md, "Quick-look plots
+and gallery").
 """
 
 from __future__ import annotations

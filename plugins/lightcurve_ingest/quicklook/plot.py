@@ -20,7 +20,7 @@ from lightcurve_ingest.quicklook.periodogram import Periodogram
 
 MAX_PLOT_POINTS = 5_000
 FIGSIZE_INCHES = (10.0, 6.0)
-DPI = 80  # 800 x 480 pixels: readable, and about 60 KB a PNG
+DPI = 80  # 800 x 480 pixels: readable, and a small PNG
 PERIOD_METADATA_KEY = "strongest_period_days"
 UPPER_PERCENTILE = 99.9
 MARGIN = 0.05  # of the flux range, above and below
