@@ -54,6 +54,14 @@ def partial_files(root: Path) -> list[Path]:
 
 
 
+def _size(path: Path) -> float:
+    """The file's size; infinite once it is gone (the worker renamed it to its final name after it was listed)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return float("inf")
+
+
 def _final_key(partial: Path, dest: Path) -> str:
     """The destination key a hidden ``.<name>.part-<id>`` file is being written for."""
     return (partial.parent / partial.name[1:].split(".part-")[0]).relative_to(dest).as_posix()
@@ -73,7 +81,7 @@ def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorde
         while time.monotonic() < deadline and worker.poll() is None:
             # a partial not yet whole (its body still arriving, slowed by the stand-in): the kill lands before
             # that copy can finish and rename; one already whole might be renamed before the kill
-            writing = [p for p in partial_files(dest) if p.stat().st_size < len(expected[_final_key(p, dest)])]
+            writing = [p for p in partial_files(dest) if _size(p) < len(expected[_final_key(p, dest)])]
             if len(final_files(dest)) >= 2 and writing:
                 break
             time.sleep(0.01)
