@@ -168,24 +168,18 @@ class Catalog:
         """The files recorded, of ``mission``, of the targets ``target_ids``, written by the runs ``run_ids``
         (None: any); only the partitions and Parquet files that can hold them are read."""
         filters = _filters(mission=mission, target_id=target_ids, run_id=run_ids)
-        if _asks_for_nothing(filters):
-            return []
         return [CatalogFile.from_row(row) for row in self._rows(FILES_TABLE, filters)]
 
     def target_states(self, mission: str | None = None, target_ids: Iterable[int] | None = None
                       ) -> list[TargetState]:
         """The states of the targets ``target_ids`` of ``mission`` (None: every one) that the catalog knows."""
         filters = _filters(mission=mission, target_id=target_ids)
-        if _asks_for_nothing(filters):
-            return []
         return [TargetState.from_row(row) for row in self._rows(TARGETS_TABLE, filters)]
 
     def recorded_sizes(self, mission: str, target_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """For each of these targets with files in the catalog: its files' destination URIs and recorded sizes.
         Reads only the few columns that takes."""
         filters = _filters(mission=mission, target_id=target_ids)
-        if _asks_for_nothing(filters):
-            return {}
         sizes: dict[int, dict[str, int]] = {}
         for row in self._rows(FILES_TABLE, filters, columns=["size"]):
             sizes.setdefault(int(row["target_id"]), {})[str(row["destination_uri"])] = int(row["size"] or 0)
@@ -247,7 +241,10 @@ class Catalog:
 
     def _rows(self, table: str, filters: Filters | None, columns: list[str] | None = None) -> list[dict[str, Any]]:
         """The rows that meet ``filters``, one per key, as dicts of column values (None where a value is
-        missing); ``columns``: only these besides the keys and the filters' columns (None: all)."""
+        missing); ``columns``: only these besides the keys and the filters' columns (None: all). No table is read
+        for a filter no row can meet."""
+        if _asks_for_nothing(filters):
+            return []
         if columns is not None:
             columns = list(dict.fromkeys([*KEYS[table], NEWEST[table], *(f[0] for f in filters or ()), *columns]))
         delta = self._delta(table)
