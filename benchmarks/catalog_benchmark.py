@@ -33,7 +33,7 @@ from benchmarks._paths import add_repo_paths
 
 add_repo_paths()
 
-log = logging.getLogger("lightcurve_ingest.catalog")  # the package's retry messages, and the rewrite's here
+log = logging.getLogger("lightcurve_ingest.domain.catalog")  # the package's retry messages, and the rewrite's here
 BATCH_ROWS = 300  # a batch of 100 targets, three light curves each
 CAS_ATTEMPTS = 20
 BUILD_CHUNK = 50_000
@@ -90,7 +90,7 @@ class RewriteCatalog:
 def _from_parquet(data: bytes | None) -> Any:
     import pandas as pd
 
-    from lightcurve_ingest import catalog as cat
+    from lightcurve_ingest.domain import catalog as cat
 
     if data is None:
         return cat._typed(pd.DataFrame(columns=cat.FILE_COLUMNS), "files")
@@ -100,7 +100,7 @@ def _from_parquet(data: bytes | None) -> Any:
 def _merge_rows(existing: Any, rows: list[dict]) -> Any:
     import pandas as pd
 
-    from lightcurve_ingest import catalog as cat
+    from lightcurve_ingest.domain import catalog as cat
 
     new = cat._typed(pd.DataFrame(rows, columns=cat.FILE_COLUMNS), "files")
     merged = new if existing.empty else pd.concat([existing, new], ignore_index=True)
@@ -111,11 +111,10 @@ def _merge_rows(existing: Any, rows: list[dict]) -> Any:
 # the measurements -----------------------------------------------------------------------------------------------
 
 def open_catalog(design: str, destination: str) -> Any:
-    from lightcurve_ingest.catalog import Catalog
-    from lightcurve_ingest.connections import destination_storage
-    from lightcurve_ingest.destination import parse_destination
+    from lightcurve_ingest.domain.catalog import Catalog
+    from lightcurve_ingest.wiring.connections import open_destination_storage
 
-    storage = destination_storage(parse_destination(destination), "aws_default")
+    storage = open_destination_storage(destination, "aws_default")
     return Catalog(storage) if design == "delta" else RewriteCatalog(storage)
 
 
@@ -132,7 +131,7 @@ def timed(work: Callable[[], Any], repeat: int) -> float:
 def build(design: str, destination: str, size: int) -> None:
     """A catalog of ``size`` rows: the rewrite's one file; the Delta table as many 300-row batches leave it after
     compaction (files of about CATALOG_FILE_BYTES: BUILD_CHUNK rows)."""
-    from lightcurve_ingest import catalog as cat
+    from lightcurve_ingest.domain import catalog as cat
 
     catalog = open_catalog(design, destination)
     if design == "rewrite":
@@ -165,9 +164,9 @@ def measure(design: str, destination: str, size: int, repeat: int) -> dict[str, 
 def _writer(args: tuple[str, str, int, int]) -> tuple[int, float]:
     design, destination, writer, batches = args
     attempts = _AttemptCounter()
-    logging.getLogger("lightcurve_ingest.catalog").addHandler(attempts)
-    logging.getLogger("lightcurve_ingest.catalog").setLevel(logging.INFO)
-    logging.getLogger("lightcurve_ingest.catalog").propagate = False  # counted, not printed
+    logging.getLogger("lightcurve_ingest.domain.catalog").addHandler(attempts)
+    logging.getLogger("lightcurve_ingest.domain.catalog").setLevel(logging.INFO)
+    logging.getLogger("lightcurve_ingest.domain.catalog").propagate = False  # counted, not printed
     catalog = open_catalog(design, destination)
     started = time.perf_counter()
     for b in range(batches):

@@ -15,7 +15,7 @@ copy threads) through the REST API, as the trigger form does. Each is timed from
 run's success, seen by polling the REST API every 0.2 s.
 
 Per task it reports (JSON ``runs[].tasks``): Airflow's queued, start and end times (REST API), and the task
-process's own figures, which each task logs when it ends (``lightcurve_ingest.task_usage``): start-up (from the
+process's own figures, which each task logs when it ends (``lightcurve_ingest.wiring.task_usage``): start-up (from the
 fork of the task process to the first line of the task's code, and the CPU spent in it), total CPU of the task
 process (``RUSAGE_SELF``), peak RSS. ``worker_cpu_s`` is the CPU of the whole Celery worker (its main process,
 pool processes, task supervisors and task processes, read from /proc before and after the run): what the
@@ -49,7 +49,7 @@ from benchmarks.standin_process import StandinProcess
 
 add_repo_paths()
 
-from lightcurve_ingest.task_usage import MARKER  # noqa: E402  (after the path set-up)
+from lightcurve_ingest.wiring.task_usage import MARKER  # noqa: E402  (after the path set-up)
 from tests.integration.stack import DAG_ID, AirflowStack, Deadline, StackError  # noqa: E402
 
 

@@ -52,10 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def listed_files(info: dict, count: int) -> list:
     """Light curves MAST lists for enough hosts, in batches of 100 targets, as find_light_curves asks."""
-    from lightcurve_ingest.discovery import find_light_curves
-    from lightcurve_ingest.mast import MastClient
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.payloads import Batch, Target
+    from lightcurve_ingest.clients.mast import MastClient
+    from lightcurve_ingest.domain.discovery import find_light_curves
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.domain.payloads import Batch, Target
 
     files, ids = [], info["targets"]
     for start in range(0, len(ids), 100):
@@ -87,12 +87,12 @@ def stored(client, content: bytes, files: list) -> list:  # noqa: ANN001
     return [replace(file, mast_size=len(content)) for file in files]
 
 
-def copier_into(folder: Path):  # noqa: ANN201  (a lightcurve_ingest.copying.Copier)
-    from lightcurve_ingest.connections import services_from_connections, source_s3_hook
-    from lightcurve_ingest.copying import Copier
-    from lightcurve_ingest.destination import parse_destination
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.source_bucket import SourceBucket
+def copier_into(folder: Path):  # noqa: ANN201  (a lightcurve_ingest.domain.copying.Copier)
+    from lightcurve_ingest.domain.copying import Copier
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.storage.destination import parse_destination
+    from lightcurve_ingest.storage.source_bucket import SourceBucket
+    from lightcurve_ingest.wiring.connections import services_from_connections, source_s3_hook
 
     services = services_from_connections()
     storage = services.storage(parse_destination(str(folder)), "aws_default")

@@ -8,7 +8,7 @@ latency and a catalog of N confirmed hosts of that mission (two to four light cu
 benchmarks/standin_process.py), then runs, each in a fresh child process:
 
 * ``baseline``     the seed's algorithm (benchmarks/seed_baseline.py) for that mission, target after target;
-* ``ours``         ``lightcurve_ingest.tasks.run_flow``: the DAG's own task functions, into a fresh folder;
+* ``ours``         ``lightcurve_ingest.tasks.ingest.run_flow``: the DAG's own task functions, into a fresh folder;
 * ``ours rerun``   the same over the same folder: nothing new, so nothing should be asked or moved;
 * ``ours to S3``   the first run again into a fresh S3 prefix (server-side copies, nothing through the worker);
 * ``ours to S3, read back``  the same with ``read_back_server_side_copies`` (each copy read back once to
@@ -180,9 +180,9 @@ def _ours_phase(config: dict[str, Any]) -> dict[str, Any]:
     """``tasks.run_flow``, the DAG's task functions, each task in a forked process; with its task timeline."""
     # A warm worker: what the tasks import is loaded before the tasks' processes are forked.
     _preload("astropy.io.fits", "astroquery.mast", "pandas", "pyarrow.parquet", "airflow.providers.amazon.aws.hooks.s3")
-    from lightcurve_ingest.connections import services_from_connections
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.tasks import RunInfo, run_flow
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.tasks.ingest import RunInfo, run_flow
+    from lightcurve_ingest.wiring.connections import services_from_connections
 
     mission = get_mission(config["mission"])
     cpu_at_start, started = cpu_seconds(), time.perf_counter()
@@ -214,11 +214,11 @@ def _copy_one_phase(config: dict[str, Any]) -> dict[str, Any]:
     """Copy one K2 object with the package's Copier (S3 to local, or S3 to S3) and report this process's
     peak RSS."""
     _preload("astropy.io.fits", "numpy")  # the verification's imports count in "after imports"
-    from lightcurve_ingest.connections import services_from_connections
-    from lightcurve_ingest.copying import Copier
-    from lightcurve_ingest.destination import parse_destination
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.payloads import LightCurveFile
+    from lightcurve_ingest.domain.copying import Copier
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.domain.payloads import LightCurveFile
+    from lightcurve_ingest.storage.destination import parse_destination
+    from lightcurve_ingest.wiring.connections import services_from_connections
 
     services = services_from_connections()
     storage = services.storage(parse_destination(config["destination"]), "aws_default")

@@ -152,9 +152,9 @@ class Standins:
 
 def mirror_run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
     """One mirror run of the campaigns, shard tasks in forked processes, ``--workers`` at a time."""
-    from lightcurve_ingest.connections import services_from_connections
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.tasks import RunInfo, run_flow
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.tasks.ingest import RunInfo, run_flow
+    from lightcurve_ingest.wiring.connections import services_from_connections
 
     params = {"destination": f"s3://{DESTINATION_BUCKET}/k2-mirror", "campaigns": args.campaigns,
               "copy_threads": args.copy_threads}
@@ -217,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         os.environ.update(child_env(standins.info["env"], home))
         # A warm worker: what the tasks import is loaded before the task processes are forked (as in Airflow).
-        _preload("pandas", "pyarrow.parquet", "airflow.providers.amazon.aws.hooks.s3", "lightcurve_ingest.tasks",
-                 "lightcurve_ingest.connections")
+        _preload("pandas", "pyarrow.parquet", "airflow.providers.amazon.aws.hooks.s3", "lightcurve_ingest.tasks.ingest",
+                 "lightcurve_ingest.wiring.connections")
         standins.requests()  # start counting from here
         results = {}
         for phase, run_id in (("mirror", "first"), ("mirror_rerun", "rerun")):

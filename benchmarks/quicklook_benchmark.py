@@ -79,10 +79,11 @@ def _draw(root: str, key: str, job: dict, warm: dict, repeat: int, queue: multip
     import astropy.timeseries  # noqa: F401
     import matplotlib.figure  # noqa: F401  (imports before the baseline RSS)
 
-    from lightcurve_ingest import quicklook_tasks as qt
-    from lightcurve_ingest.payloads import PlotJob
+    from lightcurve_ingest.domain.payloads import PlotJob
+    from lightcurve_ingest.tasks import quicklook as qt
+    from lightcurve_ingest.wiring.connections import open_destination_storage
 
-    storage = qt.open_storage(root, "aws_default")
+    storage = open_destination_storage(root, "aws_default")
     plot = PlotJob.from_dict(job)
     qt.render_one(PlotJob.from_dict(warm), storage)  # a 200-cadence file first: fonts, caches
     _reset_peak_rss()
@@ -129,8 +130,9 @@ def bench_plots(repeat: int) -> list[dict]:
 def bench_gallery(targets: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from lightcurve_ingest import quicklook_tasks as qt
     from lightcurve_ingest.quicklook.gallery import GalleryPlot, GalleryRow
+    from lightcurve_ingest.tasks import quicklook as qt
+    from lightcurve_ingest.wiring.connections import open_destination_storage
 
     missions = (("K2", "EPIC", "campaign", "CONFIRMED"), ("Kepler", "KIC", "quarter", "CANDIDATE"),
                 ("TESS", "TIC", "sector", "CP"))
@@ -141,7 +143,7 @@ def bench_gallery(targets: int) -> dict:
         data, target, unit, _ = _fits("Kepler", 4_400, 1765.5)
         Path(root, "sample.fits").write_bytes(data)
         qt.render_one(qt.PlotJob("sample.fits", "Kepler", target, "Kepler-10", unit, "CONFIRMED"),
-                      qt.open_storage(root, "aws_default"))
+                      open_destination_storage(root, "aws_default"))
         os.replace(folder / "sample.fits.png", sample)
         rows = []
         for i in range(targets):

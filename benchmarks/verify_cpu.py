@@ -19,12 +19,12 @@ REAL_FITS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "rea
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.verify_cpu", description=__doc__.splitlines()[0])
     parser.add_argument("--plugins", type=Path, default=Path(__file__).resolve().parent.parent / "plugins",
-                        help="the plugins folder whose lightcurve_ingest.verify is measured")
+                        help="the plugins folder whose lightcurve_ingest.domain.verify is measured")
     parser.add_argument("--verifies", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(args.plugins))
-    from lightcurve_ingest.verify import verify_file
+    from lightcurve_ingest.domain.verify import verify_file
 
     for path in sorted(REAL_FITS.glob("*.fits")):
         sizes = {"mast": path.stat().st_size}

@@ -1,7 +1,7 @@
 """Example downstream Airflow DAG: runs whenever new light curves of any mission land, and logs them with labels.
 
 A template for plotting or model-training DAGs: schedule on the catalog Assets, read the Parquet catalog with
-pandas (``lightcurve_ingest.consumer``), and work on the rows of the triggering runs.
+pandas (``lightcurve_ingest.wiring.consumer``), and work on the rows of the triggering runs.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
-from lightcurve_ingest.assets import any_catalog_asset, catalog_assets
+from lightcurve_ingest.wiring.assets import any_catalog_asset, catalog_assets
 
 ASSETS = catalog_assets()  # one per registered mission
 
@@ -26,7 +26,7 @@ ASSETS = catalog_assets()  # one per registered mission
 def lightcurve_catalog_consumer():
     @task
     def log_new_files(triggering_asset_events=None) -> dict:
-        from lightcurve_ingest.consumer import new_files_of_events
+        from lightcurve_ingest.wiring.consumer import new_files_of_events
 
         events = [event for asset in ASSETS for event in triggering_asset_events[asset]]
         new = new_files_of_events(events)

@@ -44,14 +44,14 @@ use_local_airflow_home() {
   mkdir -p "$AIRFLOW_HOME"
   "$VENV/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || {
     tail -n 30 "$AIRFLOW_HOME/db-migrate.log"; return 1; }
-  PYTHONPATH="$REPO/plugins" "$VENV/bin/python" -m lightcurve_ingest.airflow_setup >/dev/null
+  PYTHONPATH="$REPO/plugins" "$VENV/bin/python" -m lightcurve_ingest.wiring.airflow_setup >/dev/null
 }
 
-# The slugs of the missions the package registers (lightcurve_ingest.missions.MISSIONS), one a line. Needs the
+# The slugs of the missions the package registers (lightcurve_ingest.domain.missions.MISSIONS), one a line. Needs the
 # venv (ensure_venv first).
 mission_slugs() {
   PYTHONPATH="$REPO/plugins" "$VENV/bin/python" -c \
-    'from lightcurve_ingest.missions import MISSIONS; print("\n".join(MISSIONS))'
+    'from lightcurve_ingest.domain.missions import MISSIONS; print("\n".join(MISSIONS))'
 }
 
 # The mission a script runs: its first argument if it is a registered mission's slug (k2, kepler, tess, ...),

@@ -18,7 +18,7 @@ CATALOG = "_catalog"
 
 def mission_of(dag: Any) -> Any:
     """The mission an ingest DAG copies (``kepler_lightcurve_ingest`` -> Kepler)."""
-    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.domain.missions import get_mission
 
     return get_mission(dag.dag_id.split("_", 1)[0])
 
@@ -28,7 +28,7 @@ def run_dag(dag: Any, conf: dict, logical_date: datetime | None = None) -> Any:
 
     Every param is passed: ``dag.test`` keeps an earlier run's conf in the DAG object's params.
     """
-    from lightcurve_ingest.params import param_specs
+    from lightcurve_ingest.tasks.params import param_specs
 
     defaults = {name: spec["default"] for name, spec in param_specs(mission_of(dag)).items()}
     return dag.test(logical_date=logical_date, run_conf={**defaults, **conf})
@@ -36,10 +36,10 @@ def run_dag(dag: Any, conf: dict, logical_date: datetime | None = None) -> Any:
 
 def run_flow(slug: str, params: dict, run_id: str = "flow") -> dict:
     """The DAG's flow outside Airflow (``tasks.run_flow``) with clients from the stand-ins' connections."""
-    from lightcurve_ingest.connections import services_from_connections
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.tasks import RunInfo
-    from lightcurve_ingest.tasks import run_flow as flow
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.tasks.ingest import RunInfo
+    from lightcurve_ingest.tasks.ingest import run_flow as flow
+    from lightcurve_ingest.wiring.connections import services_from_connections
 
     return flow(get_mission(slug), params, RunInfo(run_id=run_id), services_from_connections)
 
@@ -47,10 +47,10 @@ def run_flow(slug: str, params: dict, run_id: str = "flow") -> dict:
 def find(standins: Standins, slug: str, hosts: list[Any], *, timeout: float | None = None,
          include_fast_cadence: bool = False) -> Any:
     """What MAST lists for these stand-in hosts: one batch through astroquery, as ``find_light_curves`` asks."""
-    from lightcurve_ingest.discovery import find_light_curves
-    from lightcurve_ingest.mast import MastClient
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.payloads import Batch, Target
+    from lightcurve_ingest.clients.mast import MastClient
+    from lightcurve_ingest.domain.discovery import find_light_curves
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.domain.payloads import Batch, Target
 
     batch = Batch(label="test", targets=tuple(Target(h.target_id, h.hostname) for h in hosts))
     return find_light_curves(get_mission(slug), batch, MastClient(standins.mast.base_url, timeout=timeout),

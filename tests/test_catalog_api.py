@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from lightcurve_ingest import catalog as cat
-from lightcurve_ingest import target_status as ts
-from lightcurve_ingest.catalog import Catalog
-from lightcurve_ingest.catalog_records import CatalogFile, TargetState, TargetStatus
-from lightcurve_ingest.copying import ADOPTED, COPIED, FAILED, PRESENT, CopyResult
-from lightcurve_ingest.destination import parse_destination
-from lightcurve_ingest.missions import get_mission
-from lightcurve_ingest.payloads import LightCurveFile, Target
-from lightcurve_ingest.storage import open_storage
+from lightcurve_ingest.domain import catalog as cat
+from lightcurve_ingest.domain import target_status as ts
+from lightcurve_ingest.domain.catalog import Catalog
+from lightcurve_ingest.domain.catalog_records import CatalogFile, TargetState, TargetStatus
+from lightcurve_ingest.domain.copying import ADOPTED, COPIED, FAILED, PRESENT, CopyResult
+from lightcurve_ingest.domain.missions import get_mission
+from lightcurve_ingest.domain.payloads import LightCurveFile, Target
+from lightcurve_ingest.storage.backends import open_storage
+from lightcurve_ingest.storage.destination import parse_destination
 
 K2, TESS = get_mission("k2"), get_mission("tess")
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -280,7 +280,7 @@ def test_a_status_the_enum_does_not_know_is_refused_naming_it(tmp_path):
 # --- readers ---------------------------------------------------------------------------------------------------
 
 def test_labelled_records_and_frame_join_each_file_with_its_targets_labels(tmp_path):
-    from lightcurve_ingest.consumer import LABELS, labelled_frame, labelled_records
+    from lightcurve_ingest.domain.labelled_files import LABELS, labelled_frame, labelled_records
 
     catalog = _catalog(tmp_path)
     labelled_state = dataclasses.replace(state_record(201000001, S.COMPLETE, objects=("K2-1 b",)),
@@ -300,8 +300,8 @@ def test_labelled_records_and_frame_join_each_file_with_its_targets_labels(tmp_p
 
 
 def test_missing_plots_are_the_undrawn_files_of_the_requests_runs(tmp_path):
-    from lightcurve_ingest import quicklook_tasks as qt
-    from lightcurve_ingest.consumer import labelled_records
+    from lightcurve_ingest.domain.labelled_files import labelled_records
+    from lightcurve_ingest.tasks import quicklook as qt
 
     catalog = _catalog(tmp_path)
     catalog.record([file_record(1), file_record(2, unit=None), file_record(3, run_id="other")],

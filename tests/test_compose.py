@@ -177,8 +177,9 @@ def test_celery_executor_and_no_examples(services):
         )
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == ("http://airflow-apiserver:8080/execution/")
         assert str(env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"]).lower() == "true"
-        # the workers import the tasks' libraries once and fork each task from that (lightcurve_ingest.celery_worker)
-        assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "lightcurve_ingest.celery_worker.CELERY_CONFIG", name
+        # the workers import the tasks' libraries once and fork each task from that (wiring.celery_worker)
+        config = env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"]
+        assert config == "lightcurve_ingest.wiring.celery_worker.CELERY_CONFIG", name
         assert str(env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"]) == "1", name
         for key in (
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
@@ -301,8 +302,8 @@ def test_init_creates_pool_and_connections(services, common_env):
     assert str(env.get("_AIRFLOW_DB_MIGRATE")).lower() == "true" or "db migrate" in command
     assert str(env.get("_AIRFLOW_WWW_USER_CREATE")).lower() == "true" or "users create" in command
     # the pool is made by the package, with its slots defined once (lightcurve_ingest.settings; .env may override)
-    assert re.search(r"PYTHONPATH=/opt/airflow/plugins /entrypoint python -m lightcurve_ingest.airflow_setup",
-                     command), "airflow-init must run: python -m lightcurve_ingest.airflow_setup"
+    assert re.search(r"PYTHONPATH=/opt/airflow/plugins /entrypoint python -m lightcurve_ingest.wiring.airflow_setup",
+                     command), "airflow-init must run: python -m lightcurve_ingest.wiring.airflow_setup"
     assert env.get("MAST_POOL_SLOTS") == "${MAST_POOL_SLOTS:-}"
     assert not re.search(r"pools set", command), "the pool's slots are not written in the compose file"
 
@@ -485,7 +486,7 @@ def _check_config_valid(cmd: list[str], project: Path) -> None:
     depends_on = rservices["airflow-scheduler"]["depends_on"]
     assert depends_on["airflow-init"]["condition"] == "service_completed_successfully"
     assert depends_on["postgres"]["condition"] == "service_healthy"
-    assert "python -m lightcurve_ingest.airflow_setup" in _command_text(rservices["airflow-init"])
+    assert "python -m lightcurve_ingest.wiring.airflow_setup" in _command_text(rservices["airflow-init"])
     assert _env_dict(rservices["airflow-init"])["MAST_POOL_SLOTS"] in ("", None)  # .env leaves the default
     assert rservices["minio"]["profiles"] == ["minio"]
     assert rservices["airflow-scheduler"]["image"] == IMAGE

@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 WORKER = """
 import json, sys
 sys.path[:0] = [{plugins!r}, {repo!r}]
-from lightcurve_ingest.connections import services_from_connections
-from lightcurve_ingest.missions import get_mission
-from lightcurve_ingest.tasks import RunInfo, run_flow
+from lightcurve_ingest.wiring.connections import services_from_connections
+from lightcurve_ingest.domain.missions import get_mission
+from lightcurve_ingest.tasks.ingest import RunInfo, run_flow
 
 params = json.loads(sys.argv[1])
 run_flow(get_mission("k2"), params, RunInfo(run_id="killed-worker"), services_from_connections, slots=1)
@@ -126,10 +126,10 @@ COMMITTER = """
 import sys
 from datetime import UTC, datetime
 sys.path[:0] = [{plugins!r}, {repo!r}]
-from lightcurve_ingest import catalog as cat
-from lightcurve_ingest.catalog import Catalog
-from lightcurve_ingest.destination import parse_destination
-from lightcurve_ingest.storage import open_storage
+from lightcurve_ingest.domain import catalog as cat
+from lightcurve_ingest.domain.catalog import Catalog
+from lightcurve_ingest.storage.destination import parse_destination
+from lightcurve_ingest.storage.backends import open_storage
 
 catalog = Catalog(open_storage(parse_destination(sys.argv[1])))
 for batch in range(1000):
@@ -146,10 +146,10 @@ COMMIT_ROWS = 20_000  # a batch's Parquet file takes some 50 ms to write: a kill
 def test_sigkill_mid_catalog_commit_leaves_the_previous_version_whole_and_the_next_commit_works(tmp_path):
     from deltalake import DeltaTable
 
-    from lightcurve_ingest import catalog as cat
-    from lightcurve_ingest.catalog import Catalog
-    from lightcurve_ingest.destination import parse_destination
-    from lightcurve_ingest.storage import open_storage
+    from lightcurve_ingest.domain import catalog as cat
+    from lightcurve_ingest.domain.catalog import Catalog
+    from lightcurve_ingest.storage.backends import open_storage
+    from lightcurve_ingest.storage.destination import parse_destination
 
     table_dir = tmp_path / "_catalog" / "files"
     code = COMMITTER.format(plugins=str(REPO / "plugins"), repo=str(REPO), rows=COMMIT_ROWS)

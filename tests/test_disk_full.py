@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lightcurve_ingest.destination import parse_destination
 from lightcurve_ingest.errors import DiskFullError
-from lightcurve_ingest.storage import LocalStorage
+from lightcurve_ingest.storage.backends import LocalStorage
+from lightcurve_ingest.storage.destination import parse_destination
 from tests.helpers import mount_tmpfs, unmount
 
 SIZE = 1024 * 1024
@@ -65,8 +65,8 @@ def test_a_full_disk_fails_clearly_and_leaves_no_partial_file(small_disk: Path) 
 def test_a_catalog_commit_on_a_full_disk_fails_clearly_and_keeps_the_table(small_disk: Path) -> None:
     from datetime import UTC, datetime
 
-    from lightcurve_ingest import catalog as cat
-    from lightcurve_ingest.catalog import Catalog
+    from lightcurve_ingest.domain import catalog as cat
+    from lightcurve_ingest.domain.catalog import Catalog
 
     def row(i: int) -> dict:
         return {**{c: "" for c in cat.FILE_COLUMNS}, "destination_uri": f"file:///d/{i}.fits", "mission": "K2",

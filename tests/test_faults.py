@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lightcurve_ingest.missions import get_mission
+from lightcurve_ingest.domain.missions import get_mission
 from tests.helpers import (
     expected_files,
     find,
@@ -70,17 +70,17 @@ def batch_results(run) -> list[dict]:  # noqa: ANN001
 
 def summary_of_failed_run(run) -> dict:  # noqa: ANN001
     """What ``summarize_run`` computed before failing the run, recomputed from the run's XComs."""
-    from lightcurve_ingest.payloads import BatchResult, Plan
-    from lightcurve_ingest.tasks import summarize_run
+    from lightcurve_ingest.domain.payloads import PartResult, Plan
+    from lightcurve_ingest.tasks.ingest import summarize_run
 
     plan = Plan.from_dict({**xcom(run, "plan_targets", key="plan"), "batches": xcom(run, "plan_targets")})
-    return summarize_run(plan, [BatchResult.from_dict(r) for r in batch_results(run)])
+    return summarize_run(plan, [PartResult.from_dict(r) for r in batch_results(run)])
 
 
 def run_tasks(params: dict, run_id: str) -> list:
     """plan_targets, then find_light_curves and copy_light_curves of each batch: the DAG's tasks, in turn."""
-    from lightcurve_ingest.connections import services_from_connections
-    from lightcurve_ingest.tasks import RunInfo, copy_light_curves, find_light_curves, plan_targets
+    from lightcurve_ingest.tasks.ingest import RunInfo, copy_light_curves, find_light_curves, plan_targets
+    from lightcurve_ingest.wiring.connections import services_from_connections
 
     services, run = services_from_connections(), RunInfo(run_id=run_id)
     planned = plan_targets(K2, params, run, services)
@@ -115,11 +115,11 @@ def confirmed_hosts(standins):  # noqa: ANN001, ANN201
 def test_every_client_has_a_timeout_far_below_astroquerys_600s_and_capped_jittered_retries(standins):
     from astroquery.mast import conf as astroquery_conf
 
-    from lightcurve_ingest.connections import source_s3_hook
-    from lightcurve_ingest.mast import QUERY_BUDGET_TIMEOUTS, MastClient
-    from lightcurve_ingest.sessions import TimeoutSession
+    from lightcurve_ingest.clients.mast import QUERY_BUDGET_TIMEOUTS, MastClient
+    from lightcurve_ingest.clients.sessions import TimeoutSession
+    from lightcurve_ingest.clients.tap import TapClient
     from lightcurve_ingest.settings import HTTP_ATTEMPTS, S3_ATTEMPTS
-    from lightcurve_ingest.tap import TapClient
+    from lightcurve_ingest.wiring.connections import source_s3_hook
 
     assert astroquery_conf.timeout == 600  # what astroquery alone would wait
     mast = MastClient(standins.mast.base_url)
@@ -142,8 +142,8 @@ def test_every_client_has_a_timeout_far_below_astroquerys_600s_and_capped_jitter
 # --- 1-2. hangs, 503s, Retry-After, EXECUTING: each ends or is retried ----------------------------
 
 def test_mast_and_archive_hangs_end_at_the_timeout_and_are_retried(standins, request):
-    from lightcurve_ingest.tap import TapClient
-    from lightcurve_ingest.targets import ArchiveTargets
+    from lightcurve_ingest.clients.tap import TapClient
+    from lightcurve_ingest.domain.targets import ArchiveTargets
 
     hosts = confirmed_hosts(standins)[:2]
     standins.mast.add_fault("hang", service="Mast.Caom.Filtered")
@@ -211,9 +211,9 @@ def test_mast_replies_it_cannot_use_fail_the_query_loudly(standins, monkeypatch,
 
 @pytest.mark.parametrize("kind", ["html_error", "truncated_csv", "http503"])
 def test_archive_html_pages_and_truncated_tables_are_never_taken_as_data(standins, monkeypatch, kind):
+    from lightcurve_ingest.clients.tap import TapClient
+    from lightcurve_ingest.domain.targets import ArchiveTargets
     from lightcurve_ingest.errors import ServiceReplyError
-    from lightcurve_ingest.tap import TapClient
-    from lightcurve_ingest.targets import ArchiveTargets
 
     monkeypatch.setenv("LIGHTCURVE_INGEST_HTTP_BACKOFF", FAST_BACKOFF)
     standins.tap.add_fault(kind, times=4)  # more than the retries: the error must surface, not a short list
@@ -225,7 +225,7 @@ def test_archive_html_pages_and_truncated_tables_are_never_taken_as_data(standin
 # --- 3. verification: what does not match never counts ------------------------------------------
 
 def test_verify_file_checks_sizes_fits_sums_and_hashes(tmp_path, standins):
-    from lightcurve_ingest.verify import VerificationError, verify_file
+    from lightcurve_ingest.domain.verify import VerificationError, verify_file
 
     file = standins.universe.files[0]
     good = standins.universe.fits_bytes(file)
@@ -280,7 +280,7 @@ def test_corrupt_files_already_at_final_names_are_replaced_not_counted(standins,
 
 
 def test_s3_destination_short_source_is_deleted_and_reported_not_recorded(standins, request):
-    from lightcurve_ingest.consumer import open_catalog
+    from lightcurve_ingest.wiring.consumer import open_catalog
 
     host = confirmed_hosts(standins)[2]
     bad, good = host.files[0], host.files[1:]
@@ -397,7 +397,8 @@ def test_faults_that_persist_fail_only_their_batch_and_files_and_the_next_run_ta
     assert sorted(f.split(":")[0] for f in result["failed_files"]) == sorted([corrupt.key, short.key])
     for line in (result["failed_batches"][0], corrupt.key, short.key):
         assert line in printed, "the run's summary must name the failed batch and files"
-    failed_batch = next(b for b in xcom(first, "plan_targets") if b["label"] == result["failed_batches"][0])
+    batches = xcom(first, "plan_targets")
+    failed_batch = next(b for b in batches if b["label"] == result["failed_batches"][0])
     in_failed_batch = {t["name"] for t in failed_batch["targets"]}
     lost = {f.key for h in hosts if h.hostname in in_failed_batch for f in h.files} | {corrupt.key, short.key}
     done = {k: v for k, v in expected_files(standins).items() if k not in lost}

@@ -12,8 +12,8 @@ import pytest
 from astropy.io import fits
 from astropy.time import Time
 
-from lightcurve_ingest.formats import BKJD, BTJD, KEPLER_QUALITY, TESS_QUALITY, QualityMask
-from lightcurve_ingest.missions import MISSIONS, get_mission
+from lightcurve_ingest.domain.formats import BKJD, BTJD, KEPLER_QUALITY, TESS_QUALITY, QualityMask
+from lightcurve_ingest.domain.missions import MISSIONS, get_mission
 from lightcurve_ingest.quicklook.lightcurve import BadLightCurveError, read_light_curve
 from tests.real_fits import K2_C13, KEPLER_90_Q3, SPOC_LAYOUT_FILES, TESS_S1_WASP_126, RealFile
 

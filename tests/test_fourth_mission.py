@@ -15,12 +15,20 @@ from typing import Any
 
 import pytest
 
+from lightcurve_ingest.clients.tap import TapClient
+from lightcurve_ingest.domain.formats import KEPLER_LLC
+from lightcurve_ingest.domain.missions import (
+    MISSIONS,
+    ArchiveObject,
+    ArchiveTable,
+    KeyInfo,
+    Mission,
+    ProductKind,
+    get_mission,
+)
+from lightcurve_ingest.domain.missions.base import full_match
 from lightcurve_ingest.errors import InvalidInputError
-from lightcurve_ingest.formats import KEPLER_LLC
-from lightcurve_ingest.missions import MISSIONS, ArchiveObject, ArchiveTable, KeyInfo, Mission, ProductKind, get_mission
-from lightcurve_ingest.missions.base import full_match
-from lightcurve_ingest.params import RunParams
-from lightcurve_ingest.tap import TapClient
+from lightcurve_ingest.tasks.params import RunParams
 
 REPO = Path(__file__).resolve().parents[1]
 # s<season>/toy<id>-s<season>_lc.fits below the key prefix

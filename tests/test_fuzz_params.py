@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lightcurve_ingest.destination import parse_destination
+from lightcurve_ingest.clients.tap import parse_csv_table
+from lightcurve_ingest.domain.missions import MISSIONS, get_mission
 from lightcurve_ingest.errors import InvalidInputError, ServiceReplyError
-from lightcurve_ingest.missions import MISSIONS, get_mission
-from lightcurve_ingest.params import MAX_COPY_THREADS, MAX_TARGETS_PER_BATCH, RunParams, param_specs
-from lightcurve_ingest.tap import parse_csv_table
+from lightcurve_ingest.storage.destination import parse_destination
+from lightcurve_ingest.tasks.params import MAX_COPY_THREADS, MAX_TARGETS_PER_BATCH, RunParams, param_specs
 from tests.helpers import run_dag, task_states
 from tests.reliability_figures import figures
 
@@ -260,8 +260,8 @@ REAL_URI = "mast:K2/url/missions/k2/lightcurves/" + REAL_RELATIVE
 @example({"dataURI": REAL_URI, "size": None})  # MAST changed its reply: a null size
 @example({"dataURI": REAL_URI, "size": "1.5e3"})
 def test_a_mast_product_row_becomes_a_safe_file_is_skipped_or_fails_the_query_by_name(tally, row):
-    from lightcurve_ingest.discovery import _to_file
-    from lightcurve_ingest.payloads import Target
+    from lightcurve_ingest.domain.discovery import _to_file
+    from lightcurve_ingest.domain.payloads import Target
 
     row = {**row, "obs_id": "o", "obsID": "1"}
     try:

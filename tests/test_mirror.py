@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from lightcurve_ingest import catalog as cat
-from lightcurve_ingest.connections import services_from_connections
+from lightcurve_ingest.domain import catalog as cat
+from lightcurve_ingest.domain.mirror import unit_shards
+from lightcurve_ingest.domain.missions import get_mission
 from lightcurve_ingest.errors import InvalidInputError
-from lightcurve_ingest.mirror import unit_shards
-from lightcurve_ingest.missions import get_mission
-from lightcurve_ingest.params import RunParams
-from lightcurve_ingest.tasks import RunInfo, plan_targets
+from lightcurve_ingest.tasks.ingest import RunInfo, plan_targets
+from lightcurve_ingest.tasks.params import RunParams
+from lightcurve_ingest.wiring.connections import services_from_connections
 from tests.helpers import local_files, read_local_catalog, run_dag, run_flow, s3_files, summary, task_states
 
 LISTING_PAGE = 1_000  # keys a ListObjectsV2 reply holds at most
@@ -203,9 +203,9 @@ def test_a_shard_logs_its_progress_while_it_works(caplog):
     import logging
     import time
 
-    from lightcurve_ingest.progress import ProgressLog
+    from lightcurve_ingest.tasks.progress import ProgressLog
 
-    caplog.set_level(logging.INFO, logger="lightcurve_ingest.progress")
+    caplog.set_level(logging.INFO, logger="lightcurve_ingest.tasks.progress")
     with ProgressLog("campaign 5 2113", total=4, interval=0.05) as progress:
         progress.add(1_000_000)
         time.sleep(0.2)  # a slow file: lines keep coming while nothing finishes

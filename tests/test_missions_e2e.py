@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from astropy.io import fits
 
-from lightcurve_ingest import catalog as cat
-from lightcurve_ingest.consumer import read_labelled_files
-from lightcurve_ingest.discovery import mjd
+from lightcurve_ingest.domain import catalog as cat
+from lightcurve_ingest.domain.discovery import mjd
+from lightcurve_ingest.wiring.consumer import read_labelled_files
 from tests.helpers import (
     expected_files,
     find,

@@ -19,9 +19,10 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from lightcurve_ingest import quicklook_tasks as qt
-from lightcurve_ingest.payloads import PlotJob
+from lightcurve_ingest.domain.payloads import PlotJob
 from lightcurve_ingest.quicklook.plot import PERIOD_METADATA_KEY
+from lightcurve_ingest.tasks import quicklook as qt
+from lightcurve_ingest.wiring.connections import dest_s3_hook, open_destination_storage
 from tests.helpers import read_local_catalog, run_dag, task_states, xcom
 from tests.real_fits import KEPLER_90_Q3, KEPLER_90_Q4_PART, SPOC_LAYOUT_FILES, RealFile
 from tests.standins import Standins, build_universe
@@ -74,7 +75,7 @@ def asset_events_of(run_id: str) -> list:
 
 
 def run_quicklook(dag, conf: dict):  # noqa: ANN001, ANN201
-    from lightcurve_ingest.quicklook_dag import param_specs
+    from lightcurve_ingest.wiring.quicklook_dag import param_specs
 
     return dag.test(run_conf={**{n: s["default"] for n, s in param_specs().items()}, **conf})
 
@@ -97,7 +98,7 @@ def test_events_of_the_ingest_runs_plan_exactly_their_new_files(ingested):
     files = read_local_catalog(dest)
 
     requests = qt.requests_of_events(events)
-    batches = qt.plan_plots(requests, per_batch=7)
+    batches = qt.plan_plots(requests, per_batch=7, hook_factory=dest_s3_hook)
 
     assert {e.extra["mission"] for e in events} == {"K2", "Kepler", "TESS"}
     assert [(r.destination, len(r.run_ids)) for r in requests] == [(str(dest), 3)]
@@ -176,7 +177,7 @@ def test_s3_destination_gets_pngs_and_a_gallery_served_as_html(dags, quicklook_d
 
     assert str(run.state) == "success", task_states(run)
     client = standins.s3.client(signed=True)
-    files = qt.open_storage(dest, "aws_default")
+    files = open_destination_storage(dest, "aws_default")
     keys = files.keys("_quicklook")
     catalog = read_catalog_keys(files)
     assert keys == {f"_quicklook/{k}.png" for k in catalog} | {"_quicklook/index.html"}
@@ -188,8 +189,8 @@ def test_s3_destination_gets_pngs_and_a_gallery_served_as_html(dags, quicklook_d
 
 
 def read_catalog_keys(storage) -> set[str]:  # noqa: ANN001
-    from lightcurve_ingest import catalog as cat
-    from lightcurve_ingest.catalog import Catalog
+    from lightcurve_ingest.domain import catalog as cat
+    from lightcurve_ingest.domain.catalog import Catalog
 
     return set(Catalog(storage).read(cat.FILES_TABLE)["source_key"])
 
@@ -198,7 +199,7 @@ def read_catalog_keys(storage) -> set[str]:  # noqa: ANN001
 
 @pytest.mark.parametrize("real", SPOC_LAYOUT_FILES, ids=lambda r: r.name)
 def test_the_quicklook_of_every_genuine_light_curve_is_drawn(real: RealFile, tmp_path):
-    storage = qt.open_storage(str(tmp_path), "aws_default")
+    storage = open_destination_storage(str(tmp_path), "aws_default")
     job = PlotJob(source_key=f"genuine/{real.name}", mission=real.mission, target_id=real.target_id, target="",
                   observing_unit=real.unit, disposition="")
     (tmp_path / "genuine").mkdir()
@@ -222,7 +223,7 @@ class Drawn:
 
 
 def draw(real: RealFile, unit: str, png: Path) -> Drawn:
-    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.domain.missions import get_mission
     from lightcurve_ingest.quicklook.lightcurve import read_light_curve
     from lightcurve_ingest.quicklook.periodogram import strongest_period
     from lightcurve_ingest.quicklook.plot import Title, quicklook_figure, render_png
@@ -350,7 +351,7 @@ def test_gallery_in_chromium_filters_sorts_and_links_only_to_files_that_exist(qu
 # --- the pieces ---------------------------------------------------------------------------------------------------
 
 def test_the_reader_keeps_good_cadences_and_tells_pdcsap_from_sap(tmp_path):
-    from lightcurve_ingest.missions import get_mission
+    from lightcurve_ingest.domain.missions import get_mission
     from lightcurve_ingest.quicklook.lightcurve import read_light_curve
     from tests.standins.fits_factory import make_kepler_llc_fits
 

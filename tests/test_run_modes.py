@@ -8,13 +8,13 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from lightcurve_ingest import catalog as cat
-from lightcurve_ingest.connections import services_from_connections
-from lightcurve_ingest.consumer import open_catalog
-from lightcurve_ingest.copying import Copier
-from lightcurve_ingest.destination import parse_destination
-from lightcurve_ingest.missions import get_mission
-from lightcurve_ingest.tasks import RunInfo, find_light_curves, plan_targets
+from lightcurve_ingest.domain import catalog as cat
+from lightcurve_ingest.domain.copying import Copier
+from lightcurve_ingest.domain.missions import get_mission
+from lightcurve_ingest.storage.destination import parse_destination
+from lightcurve_ingest.tasks.ingest import RunInfo, find_light_curves, plan_targets
+from lightcurve_ingest.wiring.connections import services_from_connections
+from lightcurve_ingest.wiring.consumer import open_catalog
 from tests.helpers import (
     expected_files,
     local_files,
@@ -160,7 +160,7 @@ def asset_events_of(run_id: str) -> list:
 
 
 def test_asset_event_only_when_new_files_land_and_the_consumer_reads_them(ingest_dag, standins, tmp_path):
-    from lightcurve_ingest.consumer import new_files_of_events
+    from lightcurve_ingest.wiring.consumer import new_files_of_events
 
     first = run_dag(ingest_dag, {"destination": str(tmp_path)})
     first_events = asset_events_of(first.run_id)

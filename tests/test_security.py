@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lightcurve_ingest.missions import get_mission
+from lightcurve_ingest.domain.missions import get_mission
 from tests.helpers import expected_files, find, local_files, run_dag, s3_files, summary, task_states
 from tests.reliability_figures import count_run, figures
 
@@ -68,8 +68,8 @@ def k2_hosts(standins):  # noqa: ANN001, ANN201
 
 
 def archive(standins):  # noqa: ANN001, ANN201
-    from lightcurve_ingest.tap import TapClient
-    from lightcurve_ingest.targets import ArchiveTargets
+    from lightcurve_ingest.clients.tap import TapClient
+    from lightcurve_ingest.domain.targets import ArchiveTargets
 
     return ArchiveTargets(K2, TapClient(standins.tap.base_url))
 
@@ -119,10 +119,10 @@ def test_crafted_products_from_mast_cannot_write_outside_the_destination(ingest_
 
 
 def test_a_symlink_inside_the_destination_cannot_redirect_a_copy_outside(standins, tmp_path, request):
-    from lightcurve_ingest.connections import services_from_connections
-    from lightcurve_ingest.copying import FAILED, Copier
-    from lightcurve_ingest.destination import parse_destination
+    from lightcurve_ingest.domain.copying import FAILED, Copier
     from lightcurve_ingest.errors import InvalidInputError
+    from lightcurve_ingest.storage.destination import parse_destination
+    from lightcurve_ingest.wiring.connections import services_from_connections
 
     host = k2_hosts(standins)[0]
     dest, outside = tmp_path / "dest", tmp_path / "outside"
@@ -196,7 +196,7 @@ def test_names_that_pass_validation_are_quoted_literals_and_match_nothing_more(s
 @given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40))
 def test_adql_string_quoting_holds_on_the_tap_service_for_any_text(standins, text):
     """Even unvalidated text, quoted with adql_string, stays one literal: no error, no extra rows."""
-    from lightcurve_ingest.tap import TapClient, adql_string
+    from lightcurve_ingest.clients.tap import TapClient, adql_string
 
     tap = TapClient(standins.tap.base_url)
     rows = tap.query(f"select hostname, epic_hostname from k2pandc where hostname = {adql_string(text)}")
@@ -204,9 +204,9 @@ def test_adql_string_quoting_holds_on_the_tap_service_for_any_text(standins, tex
 
 
 def test_mast_only_ever_sees_target_names_built_from_validated_epic_ids(standins):
-    from lightcurve_ingest.discovery import find_light_curves
-    from lightcurve_ingest.mast import MastClient
-    from lightcurve_ingest.payloads import Batch
+    from lightcurve_ingest.clients.mast import MastClient
+    from lightcurve_ingest.domain.discovery import find_light_curves
+    from lightcurve_ingest.domain.payloads import Batch
 
     hosts = k2_hosts(standins)[:3]
     values = [hosts[0].hostname, f"EPIC {hosts[1].target_id}", f"ktwo{hosts[2].target_id}", "K2-9999 or 1"]

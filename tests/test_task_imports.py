@@ -27,10 +27,10 @@ NOT_NEEDED = {
 PROBE = """
 import json, sys
 sys.path[:0] = [{plugins!r}, {repo!r}]
-from lightcurve_ingest import tasks
-from lightcurve_ingest.connections import services_from_connections
-from lightcurve_ingest.missions import get_mission
-from lightcurve_ingest.payloads import Batch, Listing
+from lightcurve_ingest.tasks import ingest as tasks
+from lightcurve_ingest.wiring.connections import services_from_connections
+from lightcurve_ingest.domain.missions import get_mission
+from lightcurve_ingest.domain.payloads import Batch, Listing
 
 task, params, payload = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3] or "null")
 mission, run = get_mission("k2"), tasks.RunInfo(run_id="imports")
@@ -55,8 +55,8 @@ def run_task(task: str, params: dict, payload: dict | None) -> tuple[dict, list[
 
 
 def test_each_task_imports_only_what_it_uses(standins, tmp_path: Path) -> None:
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.params import param_specs
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.tasks.params import param_specs
 
     hosts = [h.hostname for h in standins.universe.confirmed_hosts()][:2]
     expected = sum(len(standins.universe.host_by_name(h).light_curves()) for h in hosts)
@@ -83,7 +83,7 @@ WORKER = """
 import json, os, sys
 sys.path[:0] = [{plugins!r}]
 from celery import Celery
-from lightcurve_ingest.celery_worker import CELERY_CONFIG
+from lightcurve_ingest.wiring.celery_worker import CELERY_CONFIG
 
 before = [m for m in {heavy!r} if m in sys.modules]
 Celery("worker", config_source=CELERY_CONFIG).loader.import_default_modules()  # what `celery worker` does first

@@ -9,17 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lightcurve_ingest import catalog as cat
-from lightcurve_ingest.catalog import Catalog
-from lightcurve_ingest.destination import parse_destination
+from lightcurve_ingest.clients.tap import adql_string, parse_csv_table
+from lightcurve_ingest.domain import catalog as cat
+from lightcurve_ingest.domain.catalog import Catalog
+from lightcurve_ingest.domain.missions import get_mission
+from lightcurve_ingest.domain.payloads import Target
+from lightcurve_ingest.domain.targets import check_dispositions, first_day_on_or_after
 from lightcurve_ingest.errors import InvalidInputError, ServiceReplyError
-from lightcurve_ingest.missions import get_mission
-from lightcurve_ingest.payloads import Target
 from lightcurve_ingest.settings import MAX_BATCHES
-from lightcurve_ingest.storage import check_key, open_storage
-from lightcurve_ingest.tap import adql_string, parse_csv_table
-from lightcurve_ingest.targets import check_dispositions, first_day_on_or_after
-from lightcurve_ingest.tasks import make_batches
+from lightcurve_ingest.storage.backends import check_key, open_storage
+from lightcurve_ingest.storage.destination import parse_destination
+from lightcurve_ingest.tasks.ingest import make_batches
 
 K2, KEPLER, TESS = get_mission("k2"), get_mission("kepler"), get_mission("tess")
 K2_KEY = "k2/public/lightcurves/c3/206000000/89000/ktwo206089508-c03_llc.fits"
@@ -202,8 +202,8 @@ def _commit_batches(destination: str, writer: int) -> int:
     attempts = []
     handler = logging.Handler()
     handler.emit = lambda record: attempts.append(record) if "trying again" in record.getMessage() else None
-    logging.getLogger("lightcurve_ingest.catalog").addHandler(handler)
-    logging.getLogger("lightcurve_ingest.catalog").setLevel(logging.INFO)
+    logging.getLogger("lightcurve_ingest.domain.catalog").addHandler(handler)
+    logging.getLogger("lightcurve_ingest.domain.catalog").setLevel(logging.INFO)
     catalog = cat.Catalog(_storage(destination))
     for i in range(COMMITS):
         shared = [_file_row(10_000, f"run{writer}")] if i == COMMITS - 1 else []
@@ -213,9 +213,9 @@ def _commit_batches(destination: str, writer: int) -> int:
 
 
 def _storage(destination: str):  # noqa: ANN202
-    from lightcurve_ingest.connections import destination_storage
+    from lightcurve_ingest.wiring.connections import open_destination_storage
 
-    return destination_storage(parse_destination(destination), "aws_default")
+    return open_destination_storage(destination, "aws_default")
 
 
 def _commit_concurrently(destination: str, pool_type: type = ProcessPoolExecutor) -> None:
@@ -326,6 +326,6 @@ def test_a_first_release_catalog_reads_as_k2_rows_in_todays_layout():
     ("9b2cf535f27731c974343645a3985328", '"0b2cf535f27731c974343645a3985328"', "aws:kms", True),  # not an MD5
 ])
 def test_a_server_side_copy_is_compared_with_its_source_by_etag_where_both_are_md5s(source, copy, encryption, same):
-    from lightcurve_ingest.copying import _same_content
+    from lightcurve_ingest.domain.copying import _same_content
 
     assert _same_content(source, copy, encryption) is same

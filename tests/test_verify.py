@@ -113,7 +113,7 @@ def changed(old: int, rng: random.Random) -> int:
 
 def refusal(path: Path, position: int, value: int) -> str:
     """Why ``verify_file`` refuses ``path`` with ``value`` at ``position`` (which is put back afterwards)."""
-    from lightcurve_ingest.verify import VerificationError, verify_file
+    from lightcurve_ingest.domain.verify import VerificationError, verify_file
 
     with open(path, "r+b") as handle:
         handle.seek(position)
@@ -132,7 +132,7 @@ def refusal(path: Path, position: int, value: int) -> str:
 
 @pytest.mark.parametrize("file", SPOC_LAYOUT_FILES, ids=lambda f: f.name)
 def test_a_genuine_file_is_accepted_without_astropy(file: RealFile, astropy_opens: list) -> None:
-    from lightcurve_ingest.verify import Verified, verify_file
+    from lightcurve_ingest.domain.verify import Verified, verify_file
 
     size, sha256 = readme_table()[file.name]
     verified = verify_file(file.path, {"MAST's size": size, "the source's length": size})
@@ -143,7 +143,7 @@ def test_a_genuine_file_is_accepted_without_astropy(file: RealFile, astropy_open
 @pytest.mark.parametrize("path", [f.path for f in SPOC_LAYOUT_FILES] + [PIMEN_100_CADENCES, DAMAGED_DIP],
                          ids=lambda p: p.name)
 def test_the_header_reader_places_each_hdu_where_astropy_does(path: Path) -> None:
-    from lightcurve_ingest.verify import _fits_layout, _read_layout
+    from lightcurve_ingest.domain.verify import _fits_layout, _read_layout
 
     with open(path, "rb") as handle:
         read = _read_layout(handle, path.stat().st_size, "LIGHTCURVE")
@@ -198,7 +198,7 @@ def test_any_byte_changed_to_any_value_is_refused(file: RealFile, work_copies: d
 
 
 def test_the_checksums_catch_damaged_data_and_astropys_rewritten_sums_are_accepted(astropy_opens: list) -> None:
-    from lightcurve_ingest.verify import VerificationError, Verified, verify_file
+    from lightcurve_ingest.domain.verify import VerificationError, Verified, verify_file
 
     table = readme_table()
     with pytest.raises(VerificationError, match=r"dip_llc\.fits: damaged FITS file \(HDU 0 \(PRIMARY\): CHECKSUM"):
@@ -211,7 +211,7 @@ def test_the_checksums_catch_damaged_data_and_astropys_rewritten_sums_are_accept
 def test_a_datasum_that_is_present_must_match_the_data(tmp_path: Path) -> None:
     """In the LIGHTCURVE header: one DATASUM digit one higher, a letter of its comment one lower at the same
     place of a 32-bit word. The HDU still sums to -0; its DATASUM no longer matches its data."""
-    from lightcurve_ingest.verify import VerificationError, verify_file
+    from lightcurve_ingest.domain.verify import VerificationError, verify_file
 
     raw = bytearray(PIMEN_100_CADENCES.read_bytes())
     lightcurve = regions(PIMEN_100_CADENCES)[1]
@@ -238,7 +238,7 @@ def without_checksum_cards(raw: bytes, hdus: list[Region]) -> bytes:
 
 def test_a_file_without_sums_takes_astropys_path_and_one_with_a_missing_checksum_is_refused(
         tmp_path: Path, astropy_opens: list) -> None:
-    from lightcurve_ingest.verify import VerificationError, Verified, verify_file
+    from lightcurve_ingest.domain.verify import VerificationError, Verified, verify_file
 
     raw, layout, path = KEPLER_90_Q3.path.read_bytes(), regions(KEPLER_90_Q3.path), tmp_path / "k.fits"
     astropy_opens.clear()  # regions() opened the original
@@ -255,7 +255,7 @@ def test_a_file_without_sums_takes_astropys_path_and_one_with_a_missing_checksum
 def test_a_truncated_genuine_file_is_refused_by_its_size_and_by_its_sums(file: RealFile, tmp_path: Path) -> None:
     """Cut inside a header, on a block boundary in the data, inside a block, and one byte short. (Cut exactly
     where an HDU starts, what is left is a whole, valid FITS file: only the size against MAST's tells.)"""
-    from lightcurve_ingest.verify import VerificationError, verify_file
+    from lightcurve_ingest.domain.verify import VerificationError, verify_file
 
     raw, layout, path = file.path.read_bytes(), regions(file.path), tmp_path / file.name
     light_curve = layout[1]

@@ -14,8 +14,8 @@ DEFAULT_DEST_AWS_CONN_ID = "aws_default"
 
 MAST_POOL = "mast_api"
 MAST_POOL_DESCRIPTION = "Concurrent requests to MAST"
-# Slots of the mast_api pool; `python -m lightcurve_ingest.airflow_setup` creates the pool with them (docker-compose,
-# scripts and tests all call it). MAST_POOL_SLOTS in the environment overrides it.
+# Slots of the mast_api pool; `python -m lightcurve_ingest.wiring.airflow_setup` creates the pool with them
+# (docker-compose, scripts and tests all call it). MAST_POOL_SLOTS in the environment overrides it.
 DEFAULT_MAST_POOL_SLOTS = 4
 
 DEFAULT_MAST_URL = "https://mast.stsci.edu"

@@ -238,7 +238,7 @@ class AirflowStack:
             "AIRFLOW__CELERY__BROKER_URL": broker,
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
-            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "lightcurve_ingest.celery_worker.CELERY_CONFIG",  # as compose
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "lightcurve_ingest.wiring.celery_worker.CELERY_CONFIG",  # compose
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",  # as compose
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
@@ -263,7 +263,7 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(self.scheduler_health_port),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.worker_log_port),
-            "PYTHONPATH": str(REPO / "plugins"),  # for `python -m lightcurve_ingest.airflow_setup`
+            "PYTHONPATH": str(REPO / "plugins"),  # for `python -m lightcurve_ingest.wiring.airflow_setup`
             f"{ENV_PREFIX}RETRY_DELAY_SECONDS": "1",
             f"{ENV_PREFIX}HTTP_TIMEOUT": "20",
         })
@@ -296,7 +296,7 @@ class AirflowStack:
             self.cli("users", "create", "--username", ADMIN_USER, "--password", ADMIN_PASSWORD,
                      "--role", "Admin", "--firstname", "K2", "--lastname", "Admin",
                      "--email", "admin@lightcurve-ingest.invalid", timeout=deadline.left(120))
-            self.run([sys.executable, "-m", "lightcurve_ingest.airflow_setup"], timeout=deadline.left(120))
+            self.run([sys.executable, "-m", "lightcurve_ingest.wiring.airflow_setup"], timeout=deadline.left(120))
             self.spawn("api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.api_port),
                        "--workers", str(self.api_workers))
             self.spawn("scheduler", "scheduler")

@@ -30,8 +30,8 @@ import pytest
 import requests
 from deltalake import DeltaTable
 
-from lightcurve_ingest import catalog as cat
-from lightcurve_ingest.destination import parse_destination
+from lightcurve_ingest.domain import catalog as cat
+from lightcurve_ingest.storage.destination import parse_destination
 from tests.helpers import mount_tmpfs, unmount
 from tests.integration.services import LocalPostgres, LocalRedis
 from tests.integration.stack import (

@@ -279,8 +279,8 @@ def test_ui_trigger_form_runs_the_dag(stack, artifacts) -> None:  # noqa: ANN001
     assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: `apt-get update && apt-get install -y chromium`"
     from playwright.sync_api import expect, sync_playwright
 
-    from lightcurve_ingest.missions import get_mission
-    from lightcurve_ingest.params import param_specs
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.tasks.params import param_specs
 
     confirmed = standins.universe.confirmed_hosts()
     chosen = [confirmed[1], confirmed[4], confirmed[6]]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lightcurve_ingest.formats import LightCurveFormat, QualityMask, TimeSystem
+from lightcurve_ingest.domain.formats import LightCurveFormat, QualityMask, TimeSystem
 
 MIN_GOOD_CADENCES = 10
 # BJDREFI + BJDREFF must give the format's offset to within this (the pipelines write BJDREFF = 0.0 exactly)
