@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from lightcurve_ingest.domain import catalog as cat
 from lightcurve_ingest.domain.mirror import unit_shards
 from lightcurve_ingest.domain.missions import get_mission
 from lightcurve_ingest.errors import InvalidInputError
-from lightcurve_ingest.tasks.ingest import RunInfo, plan_targets
+from lightcurve_ingest.tasks.ingest import RunInfo, plan_shards, plan_targets
 from lightcurve_ingest.tasks.params import RunParams
 from lightcurve_ingest.wiring.connections import services_from_connections
 from tests.helpers import local_files, read_local_catalog, run_dag, run_flow, s3_files, summary, task_states
@@ -27,7 +29,10 @@ def first_field_unit(universe, mission: str) -> int:  # noqa: ANN001
 
 
 def plan(slug: str, params: dict):  # noqa: ANN201
-    return plan_targets(get_mission(slug), params, RunInfo(run_id="plan"), services_from_connections())
+    """What the DAG's two planning tasks decide, as one plan."""
+    mission, services = get_mission(slug), services_from_connections()
+    planned = plan_targets(mission, params, RunInfo(run_id="plan"), services)
+    return replace(planned, shards=tuple(plan_shards(mission, params, services)))
 
 
 # --- params and plans -------------------------------------------------------------------------------------------

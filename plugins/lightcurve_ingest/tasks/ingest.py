@@ -259,8 +259,9 @@ def copy_and_commit(mission: Mission, part: Part, run_params: RunParams, run: Ru
                                  not_found=part.not_found, released_only=part.released_only)
     new_files = catalog.record(ts.recorded_files(results, run.run_id, now), states)
     counts = count_statuses(results)
-    log.info("%s: %d light curves of %d targets (%d labelled), %s, %d new in the catalog", part.label,
-             len(results), len(part.targets), part.labelled_targets, counts, new_files)
+    log.info("%s %s: %d light curves of %d targets (%d labelled), %s, %d new in the catalog",
+             "Shard" if part.mirror else "Batch", part.label, len(results), len(part.targets),
+             part.labelled_targets, counts, new_files)
     _fail_if_disk_full(results)
     failed = [f"{r.file.source_key}: {r.error}" for r in results if r.status == FAILED]
     return PartResult(
