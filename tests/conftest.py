@@ -79,7 +79,7 @@ SLOW_MODULES = frozenset({"test_faults", "test_ingest_e2e", "test_mirror", "test
 # The real-stack tests: one xdist work unit, so they run one after another on one worker. They kill Celery
 # workers and restart Redis and PostgreSQL, and their timeouts assume the stack has most of the machine.
 STACK_DIR = "tests/integration/"
-# After the real stack, the longest work unit: one fixture that runs the benchmark, some 3 minutes.
+# After the real stack, the longest work unit: one fixture that runs the benchmark, about a minute.
 LONGEST_MODULES = frozenset({"test_benchmark_smoke"})
 
 

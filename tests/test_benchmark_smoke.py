@@ -1,5 +1,9 @@
-"""Smoke test of the benchmark (benchmarks/ingest_benchmark.py): it completes at a tiny N for every mission and
-writes well-formed JSON. Speed is not checked here; the targets are read from a real run's output."""
+"""Smoke test of the benchmark (benchmarks/ingest_benchmark.py): it completes at a tiny N and writes well-formed
+JSON. Speed is not checked here; the targets are read from a real run's output.
+
+K2 only: the copy paths it runs (local, S3 server-side, read back, streamed) do not depend on the mission, and
+every mission's copies are checked end to end by test_missions_e2e.py and test_run_modes.py. This test is here so
+that the benchmark itself keeps working."""
 
 from __future__ import annotations
 
@@ -14,12 +18,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-MISSIONS = ("k2", "kepler", "tess")
+MISSIONS = ("k2",)
 PHASES = ("baseline", "ours", "ours_rerun", "ours_s3", "ours_s3_read_back")
 COPY_MODES = ("local", "s3-server-side", "s3-read-back", "s3-streamed")
 NUMBER = (int, float)
-# Three missions of five phases plus the memory check: about 3 minutes on an idle 2-CPU machine, most of it the
-# imports of its 23 child processes (5.5 minutes measured once with other work running); 600 s leaves room.
+# Five phases plus the memory check: about a minute on an idle 2-CPU machine, most of it the imports of its
+# child processes; 600 s leaves room for a loaded one.
 TIMEOUT_S = 600
 
 
@@ -36,7 +40,7 @@ def _check_types(data: dict, expected: dict, where: str) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
-    """One run of the benchmark at N = 4 for every mission, with tiny latencies and a 2 MB memory check."""
+    """One run of the benchmark at N = 4, with tiny latencies and a 2 MB memory check."""
     tmp_path = tmp_path_factory.mktemp("benchmark")
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}

@@ -1,7 +1,8 @@
 """One DAG factory for every mission: ``build_ingest_dag("tess")`` is the whole of a DAG file.
 
-The DAG renders the flow of ``tasks`` as Airflow tasks; payloads cross task boundaries as XCom JSON and are
-typed again on arrival. Only light modules are imported at parse time; each task imports what it uses.
+The tasks are defined once, below, each a thin call into ``tasks.ingest`` that takes the mission's slug;
+``build_ingest_dag`` states the flow. Payloads cross task boundaries as XCom JSON and are typed again on arrival.
+Only light modules are imported at parse time; each task imports what it uses.
 """
 
 from __future__ import annotations
@@ -65,10 +66,108 @@ def _run_info() -> Any:
     )
 
 
+# the tasks ------------------------------------------------------------------------------------------------------
+
+@task
+@measured("plan_targets")
+def plan_targets(slug: str, params: Any = None, ti: Any = None) -> list[dict]:
+    """The batches to map over (none in a mirror run). The plan's figures for the summary (mode, targets already
+    complete, names the archive does not know) go with them as XCom "plan": Airflow maps only over a return
+    value (3.3 refuses a keyed XCom), so they cannot be a second output."""
+    from lightcurve_ingest.tasks import ingest
+
+    plan = _fail_fast(lambda: ingest.plan_targets(get_mission(slug), params, _run_info(), _services()))
+    ti.xcom_push(key="plan", value={**plan, "batches": []})
+    return plan["batches"]
+
+
+@task
+@measured("plan_shards")
+def plan_shards(slug: str, params: Any = None) -> list[dict]:
+    """A mirror run's shards, from the bucket's folders of its units (none in a run of targets)."""
+    from lightcurve_ingest.tasks import ingest
+
+    return [s.to_dict() for s in _fail_fast(lambda: ingest.plan_shards(get_mission(slug), params, _services()))]
+
+
+@task(pool=MAST_POOL, map_index_template="{{ batch_label }}")
+@measured("find_light_curves")
+def find_light_curves(slug: str, batch: dict, params: Any = None) -> dict:
+    from lightcurve_ingest.domain.payloads import Batch
+    from lightcurve_ingest.tasks import ingest
+
+    get_current_context()["batch_label"] = batch["label"]
+    return ingest.find_light_curves(get_mission(slug), Batch.from_dict(batch), params, _services()).to_dict()
+
+
+@task(map_index_template="{{ batch_label }}")
+@measured("copy_light_curves")
+def copy_light_curves(slug: str, listing: dict, params: Any = None) -> dict:
+    from lightcurve_ingest.domain.payloads import Listing
+    from lightcurve_ingest.tasks import ingest
+
+    get_current_context()["batch_label"] = listing["batch"]["label"]
+    return _fail_fast(lambda: ingest.copy_light_curves(get_mission(slug), Listing.from_dict(listing), params,
+                                                       _run_info(), _services()))
+
+
+@task_group(group_id="batch")
+def ingest_batch(slug: str, batch: dict) -> Any:
+    return copy_light_curves(slug, find_light_curves(slug, batch))
+
+
+@task(map_index_template="{{ shard_label }}")
+@measured("mirror_shard")
+def mirror_shard(slug: str, shard: dict, params: Any = None) -> dict:
+    """One folder of a whole campaign or sector: not in the mast_api pool (MAST is not asked)."""
+    from lightcurve_ingest.domain.payloads import Shard
+    from lightcurve_ingest.tasks import ingest
+
+    get_current_context()["shard_label"] = shard["label"]
+    return _fail_fast(lambda: ingest.mirror_shard(get_mission(slug), Shard.from_dict(shard), params, _run_info(),
+                                                  _services()))
+
+
+@task(trigger_rule="all_done", retries=0)
+@measured("publish_catalog")
+def publish_catalog(slug: str, batch_results: Any, shard_results: Any, params: Any = None,
+                    outlet_events: Any = None) -> None:
+    """Emit the catalog Asset event, only when new files landed."""
+    mission = get_mission(slug)
+    results = _present(batch_results) + _present(shard_results)
+    new_files = sum(r["new_files"] for r in results)
+    if not new_files:
+        raise AirflowSkipException("No new files: the catalog Asset is not updated")
+    outlet_events[catalog_asset(mission)].extra = {
+        "catalog": results[0]["catalog"], "new_files": new_files, "mission": mission.name,
+        "run_id": get_current_context()["run_id"], "destination": params["destination"],
+        "dest_aws_conn_id": params["dest_aws_conn_id"],
+    }
+
+
+@task(trigger_rule="all_done", retries=0)
+@measured("summarize_run")
+def summarize_run(plan: Any, batches: Any, shards: Any, batch_results: Any, shard_results: Any) -> dict:
+    from lightcurve_ingest.domain.payloads import PartResult, Plan
+    from lightcurve_ingest.tasks import ingest
+
+    if batches is None or shards is None:
+        raise AirflowFailException("planning failed (see the log of plan_targets or plan_shards); nothing was copied")
+    results = [PartResult.from_dict(r) for r in _present(batch_results) + _present(shard_results)]
+    summary = ingest.summarize_run(Plan.from_dict({**plan, "batches": batches, "shards": shards}), results)
+    print(ingest.format_summary(summary))
+    if ingest.run_failed(summary):
+        failed_parts = len(summary.get("failed_batches") or summary.get("failed_shards") or [])
+        raise AirflowFailException(f"{failed_parts} batch(es) or shard(s) and {summary['failed']} file(s) failed; "
+                                   "the next run picks up what is missing")
+    return summary
+
+
+# the DAG --------------------------------------------------------------------------------------------------------
+
 def build_ingest_dag(slug: str) -> Any:
     """The daily ingest DAG of one registered mission, by slug (``k2``, or any in ``missions.MISSIONS``)."""
     mission = get_mission(slug)
-    asset = catalog_asset(mission)
     schedule_doc = ("A scheduled run also copies what MAST released in its interval for every target already at "
                     "the destination." if mission.keeps_observing else "")
 
@@ -85,99 +184,11 @@ def build_ingest_dag(slug: str) -> Any:
                           schedule=schedule_doc),
     )
     def ingest() -> None:
-        @task
-        @measured("plan_targets")
-        def plan_targets(params: Any = None, ti: Any = None) -> list[dict]:
-            """The batches to map over (none in a mirror run). The plan's figures for the summary (mode, targets
-            already complete, names the archive does not know) go with them as XCom "plan": Airflow maps only
-            over a return value (3.3 refuses a keyed XCom), so they cannot be a second output."""
-            from lightcurve_ingest.tasks import ingest
-
-            plan = _fail_fast(lambda: ingest.plan_targets(mission, params, _run_info(), _services()))
-            ti.xcom_push(key="plan", value={**plan, "batches": []})
-            return plan["batches"]
-
-        @task
-        @measured("plan_shards")
-        def plan_shards(params: Any = None) -> list[dict]:
-            """A mirror run's shards, from the bucket's folders of its units (none in a run of targets)."""
-            from lightcurve_ingest.tasks import ingest
-
-            return [s.to_dict() for s in _fail_fast(lambda: ingest.plan_shards(mission, params, _services()))]
-
-        @task(pool=MAST_POOL, map_index_template="{{ batch_label }}")
-        @measured("find_light_curves")
-        def find_light_curves(batch: dict, params: Any = None) -> dict:
-            from lightcurve_ingest.domain.payloads import Batch
-            from lightcurve_ingest.tasks import ingest
-
-            get_current_context()["batch_label"] = batch["label"]
-            return ingest.find_light_curves(mission, Batch.from_dict(batch), params, _services()).to_dict()
-
-        @task(map_index_template="{{ batch_label }}")
-        @measured("copy_light_curves")
-        def copy_light_curves(listing: dict, params: Any = None) -> dict:
-            from lightcurve_ingest.domain.payloads import Listing
-            from lightcurve_ingest.tasks import ingest
-
-            get_current_context()["batch_label"] = listing["batch"]["label"]
-            return _fail_fast(lambda: ingest.copy_light_curves(mission, Listing.from_dict(listing), params,
-                                                               _run_info(), _services()))
-
-        @task(map_index_template="{{ shard_label }}")
-        @measured("mirror_shard")
-        def mirror_shard(shard: dict, params: Any = None) -> dict:
-            """One folder of a whole campaign or sector: not in the mast_api pool (MAST is not asked)."""
-            from lightcurve_ingest.domain.payloads import Shard
-            from lightcurve_ingest.tasks import ingest
-
-            get_current_context()["shard_label"] = shard["label"]
-            return _fail_fast(lambda: ingest.mirror_shard(mission, Shard.from_dict(shard), params, _run_info(),
-                                                          _services()))
-
-        @task_group(group_id="batch")
-        def ingest_batch(batch: dict) -> Any:
-            return copy_light_curves(find_light_curves(batch))
-
-        @task(outlets=[asset], trigger_rule="all_done", retries=0)
-        @measured("publish_catalog")
-        def publish_catalog(batch_results: Any, shard_results: Any, params: Any = None,
-                            outlet_events: Any = None) -> None:
-            """Emit the catalog Asset event, only when new files landed."""
-            results = _present(batch_results) + _present(shard_results)
-            new_files = sum(r["new_files"] for r in results)
-            if not new_files:
-                raise AirflowSkipException("No new files: the catalog Asset is not updated")
-            outlet_events[asset].extra = {
-                "catalog": results[0]["catalog"], "new_files": new_files, "mission": mission.name,
-                "run_id": get_current_context()["run_id"], "destination": params["destination"],
-                "dest_aws_conn_id": params["dest_aws_conn_id"],
-            }
-
-        @task(trigger_rule="all_done", retries=0)
-        @measured("summarize_run")
-        def summarize_run(plan: Any, batches: Any, shards: Any, batch_results: Any, shard_results: Any) -> dict:
-            from lightcurve_ingest.domain.payloads import PartResult, Plan
-            from lightcurve_ingest.tasks import ingest
-
-            if batches is None or shards is None:
-                raise AirflowFailException("planning failed (see the log of plan_targets or plan_shards); "
-                                           "nothing was copied")
-            results = [PartResult.from_dict(r) for r in _present(batch_results) + _present(shard_results)]
-            summary = ingest.summarize_run(Plan.from_dict({**plan, "batches": batches, "shards": shards}), results)
-            print(ingest.format_summary(summary))
-            if ingest.run_failed(summary):
-                failed_parts = len(summary.get("failed_batches") or summary.get("failed_shards") or [])
-                raise AirflowFailException(
-                    f"{failed_parts} batch(es) or shard(s) and {summary['failed']} file(s) failed; "
-                    "the next run picks up what is missing")
-            return summary
-
-        batches = plan_targets()
-        shards = plan_shards()
-        batch_results = ingest_batch.expand(batch=batches)
-        shard_results = mirror_shard.expand(shard=shards)
-        published = publish_catalog(batch_results, shard_results)
+        batches = plan_targets(slug)  # a run of targets: the archive's targets, cut into batches
+        shards = plan_shards(slug)  # a mirror run: the bucket's folders of its units
+        batch_results = ingest_batch.partial(slug=slug).expand(batch=batches)
+        shard_results = mirror_shard.partial(slug=slug).expand(shard=shards)
+        published = publish_catalog.override(outlets=[catalog_asset(mission)])(slug, batch_results, shard_results)
         summary = summarize_run(batches["plan"], batches, shards, batch_results, shard_results)
         published >> summary
 
