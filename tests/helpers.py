@@ -57,39 +57,49 @@ def find(standins: Standins, slug: str, hosts: list[Any], *, timeout: float | No
                              include_fast_cadence)
 
 
-def run_dag_for_interval(dag: Any, conf: dict, day: datetime, run_type: str = "scheduled") -> Any:
-    """A run of type ``scheduled`` or ``backfill`` for the interval [day, day + 1 day), run by ``dag.test``.
+def timetable_run(dag: Any, day: datetime) -> Any:
+    """The run the DAG's own timetable gives ``day`` (a ``DagRunInfo``), as the scheduler and ``airflow backfill
+    create`` ask it: for the daily timetable, logical date ``day``, data interval [day, day + 1 day), run after
+    its end."""
+    import pendulum
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
 
-    ``dag.test`` always creates a manual run; this swaps in a run of the given type with the logical date
-    and data interval the scheduler (or ``airflow backfill create``) gives the day, then runs it the same way.
+    start = pendulum.instance(day, tz="UTC")
+    timetable = coerce_to_core_timetable(dag.timetable)
+    info = timetable.next_dagrun_info(last_automated_data_interval=None,
+                                      restriction=TimeRestriction(earliest=start, latest=start, catchup=True))
+    assert info is not None and info.logical_date == start, f"{dag.dag_id}'s timetable has no run on {day}: {info}"
+    return info
+
+
+def run_dag_for_interval(dag: Any, conf: dict, day: datetime, run_type: str = "scheduled") -> Any:
+    """A run of type ``scheduled`` or ``backfill`` for ``day``, with the logical date, data interval and run-after
+    the DAG's timetable gives the day (``timetable_run``), run in-process by ``dag.test``.
+
+    ``dag.test`` (Airflow 3.3) takes no run type: it always makes a manual run, through the ``create_dagrun``
+    that every maker of runs (scheduler, backfill, REST trigger) calls. Only that call's run type, run id, logical
+    date, data interval and run-after are changed to the timetable's; the rest (replacing an earlier run of the
+    same logical date, running the tasks) is ``dag.test``'s own.
     """
     from unittest import mock
 
-    import pendulum
-    from airflow.models import dagrun as dagrun_module
-    from airflow.utils.state import DagRunState
+    from airflow.models.dagrun import DagRun
+    from airflow.serialization.definitions.dag import SerializedDAG
     from airflow.utils.types import DagRunType
 
-    start = pendulum.instance(day, tz="UTC")
+    info = timetable_run(dag, day)
     kind = DagRunType(run_type)
+    run_id = DagRun.generate_run_id(run_type=kind, logical_date=info.logical_date, run_after=info.run_after)
+    create_dagrun = SerializedDAG.create_dagrun
 
-    def create_run(*, dag, logical_date, data_interval, run_after, conf, triggered_by,  # noqa: ANN001, ANN202
-                   triggering_user_name, start_date, session, run_id):
-        from sqlalchemy import select
+    def create_run_of_the_timetable(self: SerializedDAG, **kwargs: Any) -> DagRun:
+        kwargs.update(run_type=kind, run_id=run_id, logical_date=info.logical_date,
+                      data_interval=info.data_interval, run_after=info.run_after)
+        return create_dagrun(self, **kwargs)
 
-        earlier = session.scalar(select(dagrun_module.DagRun).where(
-            dagrun_module.DagRun.dag_id == dag.dag_id, dagrun_module.DagRun.logical_date == start))
-        if earlier is not None:  # a rerun of the interval replaces the run, as dag.test does
-            session.delete(earlier)
-            session.commit()
-        return dag.create_dagrun(
-            run_id=dagrun_module.DagRun.generate_run_id(run_type=kind, logical_date=start, run_after=start),
-            logical_date=start, data_interval=(start, start.add(days=1)), run_after=start.add(days=1),
-            conf=conf, run_type=kind, triggered_by=triggered_by, triggering_user_name=triggering_user_name,
-            state=DagRunState.RUNNING, start_date=start_date, session=session)
-
-    with mock.patch.object(dagrun_module, "get_or_create_dagrun", create_run):
-        return run_dag(dag, conf, logical_date=start)
+    with mock.patch.object(SerializedDAG, "create_dagrun", create_run_of_the_timetable):
+        return run_dag(dag, conf, logical_date=info.logical_date)
 
 
 def task_states(dag_run: Any) -> dict[str, str]:

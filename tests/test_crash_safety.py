@@ -5,6 +5,9 @@ The worker is a child process running the DAG's flow outside Airflow (``tasks.ru
 with clients built from the stand-ins' Airflow connections; the S3 stand-in sends object bodies slowly
 so the kill lands in the middle of a file, after other files already reached their final names but
 before the batch's catalog commit. The next run is the real DAG under ``dag.test()``.
+
+A kill lands at a moment the test sees: it watches the destination until it shows the state it wants, stops the
+worker (SIGSTOP), looks again, and kills the stopped worker only if the state is still there (else lets it go on).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,21 +41,55 @@ params = json.loads(sys.argv[1])
 run_flow(get_mission("k2"), params, RunInfo(run_id="killed-worker"), services_from_connections, slots=1)
 print("the worker finished: it should have been killed", flush=True)
 """
-PIECE_DELAY_S = 0.05  # per 8 KiB of object body: ~0.25 s a file
+PIECE_DELAY_S = 0.05  # per 8 KiB of object body: some 2.5 s a 400 KB file
 
 
+def start_worker(code: str, *args: str, output: Path) -> subprocess.Popen:
+    """A Python child running ``code``; what it prints goes to the file ``output`` (a pipe nobody reads could fill
+    up and block it)."""
+    with open(output, "w") as sink:
+        return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, env=dict(os.environ),
+                                stdout=sink, stderr=subprocess.STDOUT)
+
+
+def stop(worker: subprocess.Popen, output: Path) -> None:
+    """SIGSTOP the worker and wait until it has stopped, every thread of it."""
+    os.kill(worker.pid, signal.SIGSTOP)
+    _, status = os.waitpid(worker.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), f"the worker ended before it could be killed:\n{output.read_text()}"
+
+
+def kill_when(worker: subprocess.Popen, ready: Callable[[], bool], moment: str, output: Path,
+              timeout: float = 120, poll_s: float = 0.01) -> None:
+    """SIGKILL ``worker`` at the moment ``ready()`` shows: seen while it runs, then seen again once it is stopped,
+    so that the kill lands where the test looked; fails if no such moment comes within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, f"the worker ended before {moment}:\n{output.read_text()}"
+        if ready():
+            stop(worker, output)
+            if ready():
+                worker.kill()
+                assert worker.wait(timeout=30) == -signal.SIGKILL
+                return
+            os.kill(worker.pid, signal.SIGCONT)  # it moved on in between: wait for the next such moment
+        time.sleep(poll_s)
+    raise AssertionError(f"no moment of {moment} came within {timeout:.0f} s:\n{output.read_text()}")
+
+
+def final_paths(root: Path) -> list[Path]:
+    """Files at final names (not hidden), outside the catalog."""
+    return [p for p in sorted(root.rglob("*.fits"))
+            if p.is_file() and not p.name.startswith(".") and "_catalog" not in p.parts]
 
 
 def final_files(root: Path) -> dict[str, bytes]:
-    """Files at final names (not hidden), by relative path, outside the catalog."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.fits"))
-            if p.is_file() and not p.name.startswith(".") and "_catalog" not in p.parts}
+    """Files at final names, by relative path."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in final_paths(root)}
 
 
 def partial_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob(".*.part-*") if "_catalog" not in p.parts)
-
-
 
 
 def _size(path: Path) -> float:
@@ -72,22 +110,19 @@ def test_sigkill_mid_copy_then_next_run_completes_byte_identical_nothing_recorde
     dest = tmp_path / "dest"
     expected = expected_files(standins)
     params = {"destination": str(dest), "copy_threads": 1}
+
+    def mid_copy() -> bool:
+        """Two files at their final names, another one's body still arriving (its partial short of the whole
+        file: that copy can neither finish nor be renamed), and no catalog commit yet."""
+        writing = [p for p in partial_files(dest) if _size(p) < len(expected[_final_key(p, dest)])]
+        return len(final_paths(dest)) >= 2 and bool(writing) and not (dest / "_catalog" / "files").exists()
+
     standins.s3.body_delay_s = PIECE_DELAY_S
-    worker = subprocess.Popen(
-        [sys.executable, "-c", WORKER.format(plugins=str(REPO / "plugins"), repo=str(REPO)), json.dumps(params)],
-        cwd=REPO, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = tmp_path / "worker.log"
+    code = WORKER.format(plugins=str(REPO / "plugins"), repo=str(REPO))
+    worker = start_worker(code, json.dumps(params), output=output)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and worker.poll() is None:
-            # a partial not yet whole (its body still arriving, slowed by the stand-in): the kill lands before
-            # that copy can finish and rename; one already whole might be renamed before the kill
-            writing = [p for p in partial_files(dest) if _size(p) < len(expected[_final_key(p, dest)])]
-            if len(final_files(dest)) >= 2 and writing:
-                break
-            time.sleep(0.01)
-        assert worker.poll() is None, f"the worker ended before it could be killed:\n{worker.stdout.read()}"
-        os.kill(worker.pid, signal.SIGKILL)
-        assert worker.wait(timeout=30) == -signal.SIGKILL
+        kill_when(worker, mid_copy, "two files copied and a third half-way", output)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -140,7 +175,7 @@ for batch in range(1000):
          "copy_method": "download", "ingested_at": datetime.now(UTC), "run_id": "killed"}}
         for i in range({rows})])
 """
-COMMIT_ROWS = 20_000  # a batch's Parquet file takes some 50 ms to write: a kill can land before its log entry
+COMMIT_ROWS = 20_000  # rows a batch: one data file each
 
 
 def test_sigkill_mid_catalog_commit_leaves_the_previous_version_whole_and_the_next_commit_works(tmp_path):
@@ -153,34 +188,22 @@ def test_sigkill_mid_catalog_commit_leaves_the_previous_version_whole_and_the_ne
 
     table_dir = tmp_path / "_catalog" / "files"
     code = COMMITTER.format(plugins=str(REPO / "plugins"), repo=str(REPO), rows=COMMIT_ROWS)
-    mid_commit = 0
-    for _ in range(8):  # each kill lands wherever the writer is; at least one must land inside a commit
-        worker = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, env=dict(os.environ),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and worker.poll() is None and not _versions(table_dir):
-                time.sleep(0.002)  # the table's first version, then a commit after it
-            before = _data_files(table_dir)
-            while time.monotonic() < deadline and worker.poll() is None and _data_files(table_dir) <= before:
-                time.sleep(0.002)
-            assert worker.poll() is None, f"the writer ended before it could be killed:\n{worker.stdout.read()}"
-            os.kill(worker.pid, signal.SIGKILL)  # a new data file is written: its log entry may not be
-            assert worker.wait(timeout=30) == -signal.SIGKILL
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-        table = DeltaTable(str(table_dir))
-        rows = table.to_pandas()
-        # every committed batch whole, nothing of a batch whose commit was killed
-        assert len(rows) % COMMIT_ROWS == 0 and rows.groupby("target_id").size().eq(COMMIT_ROWS).all()
-        assert rows["destination_uri"].is_unique
-        referenced = {str(table_dir / f) for f in table.file_uris()} | {f for f in table.file_uris()}
-        mid_commit += bool({str(p) for p in _data_files(table_dir)} - referenced)
-        if mid_commit:
-            break
-    assert mid_commit, "no kill landed between a batch's data file and its log entry"
+    output = tmp_path / "writer.log"
+    worker = start_worker(code, str(tmp_path), output=output)
+    try:  # commits follow one another: the kill waits for one caught between its data file and its log entry
+        kill_when(worker, lambda: commit_under_way(table_dir), "a batch's data file written, its log entry not",
+                  output, poll_s=0.001)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    table = DeltaTable(str(table_dir))
+    rows = table.to_pandas()
+    # every committed batch whole, nothing of the batch whose commit was killed
+    assert len(rows) >= COMMIT_ROWS and rows.groupby("target_id").size().eq(COMMIT_ROWS).all()
+    assert len(rows) % COMMIT_ROWS == 0 and rows["destination_uri"].is_unique
+    referenced = {str(table_dir / f) for f in table.file_uris()} | {f for f in table.file_uris()}
+    assert {str(p) for p in _data_files(table_dir)} - referenced, "the killed commit's data file is there, unread"
 
     catalog = Catalog(open_storage(parse_destination(str(tmp_path))))
     committed = len(catalog.read(cat.FILES_TABLE))
@@ -197,3 +220,13 @@ def _data_files(table_dir: Path) -> set[Path]:
 
 def _versions(table_dir: Path) -> list[Path]:
     return list(table_dir.glob("_delta_log/*.json"))
+
+
+def commit_under_way(table_dir: Path) -> bool:
+    """After the table's first version, a data file that no entry of its log names: a commit between its two
+    steps. (Counted first: one data file a commit until the writer's 50th version compacts them.)"""
+    entries, data = _versions(table_dir), _data_files(table_dir)
+    if not entries or len(data) <= len(entries):
+        return False
+    logged = "".join(p.read_text() for p in entries)
+    return any(p.name not in logged for p in data)

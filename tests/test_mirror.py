@@ -206,18 +206,31 @@ def test_a_sector_mirror_takes_2_minute_light_curves_only_unless_asked(standins,
 
 def test_a_shard_logs_its_progress_while_it_works(caplog):
     import logging
-    import time
 
     from lightcurve_ingest.tasks.progress import ProgressLog
 
     caplog.set_level(logging.INFO, logger="lightcurve_ingest.tasks.progress")
     with ProgressLog("campaign 5 2113", total=4, interval=0.05) as progress:
         progress.add(1_000_000)
-        time.sleep(0.2)  # a slow file: lines keep coming while nothing finishes
+        # a slow file: lines keep coming while nothing finishes
+        wait_for_lines(caplog, "Progress campaign 5 2113: 1/4 files, 1.0 MB, ", count=2)
         progress.add(1_000_000)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) >= 3 and lines[-1].startswith("Done campaign 5 2113: 2/4 files, 2.0 MB, ")
     assert all(" files/s, " in line and " MB/s, " in line for line in lines)
+
+
+def wait_for_lines(caplog, start: str, count: int, timeout: float = 30.0) -> None:  # noqa: ANN001
+    """Wait until ``count`` log lines start with ``start``; fail if ``timeout`` seconds pass first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r.getMessage() for r in caplog.records if r.getMessage().startswith(start)]
+        if len(found) >= count:
+            return
+        assert time.monotonic() < deadline, f"{len(found)} of {count} lines {start!r}... in {timeout} s: {found}"
+        time.sleep(0.01)
 
 
 def test_a_mirror_keeps_what_a_targets_run_did(standins, tmp_path):

@@ -63,6 +63,14 @@ def ingested(dags, standins, tmp_path_factory):  # noqa: ANN001, ANN201
     return dest, events
 
 
+@pytest.fixture(scope="module")
+def first_drawing(quicklook_dag, ingested):  # noqa: ANN001, ANN201
+    """The first quick-look run on the ingested destination (every test that needs its plots drawn asks for it, so
+    it comes before any other run there, whichever test runs first)."""
+    dest, _ = ingested
+    return run_quicklook(quicklook_dag, {"destination": str(dest), "plots_per_batch": 10})
+
+
 def asset_events_of(run_id: str) -> list:
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
@@ -106,11 +114,10 @@ def test_events_of_the_ingest_runs_plan_exactly_their_new_files(ingested):
     assert max(len(b.jobs) for b in batches) == 7
 
 
-def test_every_light_curve_gets_a_png_whose_strongest_period_is_the_planted_one(quicklook_dag, ingested):
+def test_every_light_curve_gets_a_png_whose_strongest_period_is_the_planted_one(first_drawing, ingested):
     dest, _ = ingested
     files = read_local_catalog(dest)
-
-    run = run_quicklook(quicklook_dag, {"destination": str(dest), "plots_per_batch": 10})
+    run = first_drawing
 
     assert str(run.state) == "success", task_states(run)
     result = xcom(run, "write_gallery")
@@ -123,8 +130,9 @@ def test_every_light_curve_gets_a_png_whose_strongest_period_is_the_planted_one(
     assert result["galleries"][0]["targets"] == files.groupby(["mission", "target_id"]).ngroups
 
 
-def test_a_second_run_draws_nothing_again(quicklook_dag, ingested):
+def test_a_second_run_draws_nothing_again(quicklook_dag, ingested, first_drawing):
     dest, _ = ingested
+    assert xcom(first_drawing, "write_gallery")["rendered"] == len(read_local_catalog(dest)), "no first run drew"
     pngs = {p: p.stat().st_mtime_ns for p in (dest / "_quicklook").rglob("*.png")}
 
     run = run_quicklook(quicklook_dag, {"destination": str(dest)})
@@ -134,9 +142,14 @@ def test_a_second_run_draws_nothing_again(quicklook_dag, ingested):
     assert pngs and {p: p.stat().st_mtime_ns for p in (dest / "_quicklook").rglob("*.png")} == pngs
 
 
-def test_a_manual_run_without_a_destination_fails_naming_it(quicklook_dag):
+def test_a_manual_run_without_a_destination_fails_naming_it(quicklook_dag, capfd, caplog):
+    capfd.readouterr()
+    caplog.clear()
     run = run_quicklook(quicklook_dag, {})
     assert str(run.state) == "failed" and task_states(run)["plan_plots"] == "failed"
+    printed = capfd.readouterr()
+    logs = printed.out + printed.err + caplog.text
+    assert "InvalidInputError: destination: give one: a manual run draws a destination's plots" in logs
 
 
 def test_damaged_and_unexpected_fits_get_no_png_and_the_run_succeeds(dags, quicklook_dag, tmp_path, caplog):
@@ -291,7 +304,8 @@ def test_the_quicklook_of_kepler_90_q3_keeps_its_shallow_dips_in_view_at_full_sc
 
 # --- the gallery in Chromium --------------------------------------------------------------------------------------
 
-def test_gallery_in_chromium_filters_sorts_and_links_only_to_files_that_exist(quicklook_dag, ingested, tmp_path):
+def test_gallery_in_chromium_filters_sorts_and_links_only_to_files_that_exist(quicklook_dag, ingested,
+                                                                              first_drawing):
     assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: `apt-get update && apt-get install -y chromium`"
     from playwright.sync_api import sync_playwright
 

@@ -10,9 +10,12 @@ stopping them touches nothing else on the machine:
   is full, no truncated file is left under a final name, and after space is freed a rerun completes.
 
 Each ends with every file at the destination byte for byte, none twice (one catalog row each), no partial file
-left, and the catalog consistent; a run that failed is completed by a plain rerun. Components that exit are
+left, and the catalog consistent; a run that failed is completed by a plain rerun. The Redis and PostgreSQL
+outages must also have been felt: a component (worker, scheduler, api-server) or a task logged losing the
+service after it was stopped. Components that exit are
 started again with the same arguments (``restart: always``). Every process started is stopped by its pid; the
-figures (time from fault to success, files and bytes copied again) are printed at the end (``-s``).
+figures (time from fault to success, files and bytes copied again) are printed at the end (``-s``). K2 only, as
+every real-stack module: ``test_production_stack``'s docstring says why that covers Kepler and TESS.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -66,6 +70,13 @@ FAULT_ENV = {
     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "15",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
 }
+# What a component or a task logs when the service goes away under it (Celery/kombu and redis-py; psycopg and
+# SQLAlchemy); ``{port}`` is the service's.
+REDIS_LOST = (r"Connection to broker lost|Cannot connect to redis|Error 111 connecting to 127\.0\.0\.1:{port}"
+              r"|redis\.exceptions\.ConnectionError|kombu\.exceptions\.OperationalError")
+POSTGRES_LOST = (r"psycopg2?\.OperationalError|sqlalchemy\.exc\.OperationalError|port {port} failed"
+                 r"|server closed the connection unexpectedly|terminating connection due to administrator command"
+                 r"|the database system is (shutting down|starting up)")
 FIGURES: list[dict] = []
 _LIMIT: list[TimeLimit] = []
 
@@ -76,6 +87,7 @@ class Deployment:
     standins: object
     redis: LocalRedis
     postgres: LocalPostgres
+    restarted: list[str] = field(default_factory=list)  # components started again after they exited, in order
 
 
 # --- fixtures -------------------------------------------------------------------------------------
@@ -159,6 +171,7 @@ def wait_end(d: Deployment, run_id: str) -> str:
     while True:
         restarted = d.airflow.restart_exited()
         if restarted:
+            d.restarted.extend(restarted)
             print(f"restarted after they exited: {restarted}")
         state = run_state(d, run_id)
         if state in TERMINAL_RUN_STATES:
@@ -194,6 +207,37 @@ def wait_for(condition, what: str, seconds: float = 120) -> None:  # noqa: ANN00
         if deadline.remaining <= 0:
             raise StackError(f"{what}: not seen in {seconds:.0f} s")
         time.sleep(0.2)
+
+
+def log_files(d: Deployment) -> list[Path]:
+    """The components' output and the task logs."""
+    return [p for folder in (d.airflow.proc_logs, d.airflow.home / "logs") if folder.exists()
+            for p in folder.rglob("*.log")]
+
+
+def log_sizes(d: Deployment) -> dict[Path, int]:
+    return {p: p.stat().st_size for p in log_files(d)}
+
+
+def logged_since(d: Deployment, sizes: dict[Path, int], pattern: str) -> list[str]:
+    """Lines matching ``pattern`` written to the logs after ``sizes`` was taken (a new file: all of it)."""
+    found = []
+    for path in log_files(d):
+        with open(path, "rb") as log:
+            log.seek(sizes.get(path, 0))
+            text = log.read().decode(errors="replace")
+        found += [f"{path.name}: {line.strip()[:200]}" for line in text.splitlines() if re.search(pattern, line)]
+    return found
+
+
+def outage_felt(d: Deployment, run_id: str, outcome: dict, logs_at_fault: dict[Path, int],
+                restarted_before: int, lost: str) -> dict[str, list[str]]:
+    """How the stack felt the outage: lines logged about losing the service, components that exited and were
+    started again, the first run's retried tries and failed tasks."""
+    retried = [f"{t['task_id']}[{t['map_index']}] try {t['try_number']}"
+               for t in d.airflow.task_instances(DAG_ID, run_id) if t["try_number"] > 1]
+    return {"logged": logged_since(d, logs_at_fault, lost), "restarted": d.restarted[restarted_before:],
+            "retried": retried, "failed": outcome["first_failed"]}
 
 
 def partials(root: Path) -> list[str]:
@@ -247,6 +291,8 @@ def record(d: Deployment, fault: str, outcome: dict, expected: dict[str, bytes])
                "files": len(expected),
                "bytes": sum(map(len, expected.values())), "files_recopied": sum(again.values()),
                "bytes_recopied": sum(len(expected[k]) * n for k, n in again.items() if k in expected)}
+    if "felt" in outcome:
+        figures["felt"] = {kind: (len(items), items[:1]) for kind, items in outcome["felt"].items()}
     FIGURES.append(figures)
     return figures
 
@@ -286,27 +332,34 @@ def test_celery_worker_killed_mid_batch(deployment: Deployment) -> None:
 
 
 def test_redis_down_30s_while_tasks_queued_and_running(deployment: Deployment) -> None:
-    _service_outage_during_copies(deployment, "dest-redis", "Redis down 30 s", deployment.redis, REDIS_DOWN_S)
+    _service_outage_during_copies(deployment, "dest-redis", "Redis down 30 s", deployment.redis, REDIS_DOWN_S,
+                                  REDIS_LOST.format(port=deployment.redis.port))
 
 
 def test_postgres_restarted_during_the_run(deployment: Deployment) -> None:
-    _service_outage_during_copies(deployment, "dest-postgres", "PostgreSQL restart", deployment.postgres, PG_DOWN_S)
+    _service_outage_during_copies(deployment, "dest-postgres", "PostgreSQL restart", deployment.postgres, PG_DOWN_S,
+                                  POSTGRES_LOST.format(port=deployment.postgres.port))
 
 
 def _service_outage_during_copies(d: Deployment, folder: str, fault: str, service: LocalRedis | LocalPostgres,
-                                  down_s: float) -> None:
-    """Stop ``service`` while a copy task runs, start it again ``down_s`` later; the run (or a rerun) completes."""
+                                  down_s: float, lost: str) -> None:
+    """Stop ``service`` while a copy task runs, start it again ``down_s`` later; the stack logs losing it (the
+    ``lost`` pattern), and the run (or a rerun) completes."""
     root = d.airflow.home / folder
     d.standins.s3.body_delay_s = 0.1
     run_id = trigger(d, root, f"fault: {fault}")
     wait_for(lambda: copy_task_in_flight(d, run_id), "a copy task running")
+    logs_at_fault, restarted_before = log_sizes(d), len(d.restarted)
     fault_at = time.monotonic()
     service.stop()
     time.sleep(down_s)
     service.start()
     d.standins.s3.body_delay_s = 0.0
     outcome = complete(d, run_id, root, fault_at)
-    print(record(d, fault, outcome, check_destination(d, root)))
+    expected = check_destination(d, root)
+    outcome["felt"] = felt = outage_felt(d, run_id, outcome, logs_at_fault, restarted_before, lost)
+    assert felt["logged"], f"{fault}: no component nor task logged losing the service; {felt}"
+    print(record(d, fault, outcome, expected))
 
 
 def test_local_destination_disk_full(deployment: Deployment) -> None:

@@ -4,6 +4,7 @@ started (compose's ``restart: always``); the run, or a plain rerun, completes th
 twice (one ``CopyObject`` per key, counted at the S3 stand-in).
 
 Needs PostgreSQL and Redis on this machine as ``test_production_stack`` does; every process is stopped by its pid.
+K2 only, as every real-stack module: ``test_production_stack``'s docstring says why that covers Kepler and TESS.
 """
 
 from __future__ import annotations
@@ -80,6 +81,34 @@ def watch_shards(stack: AirflowStack, run_id: str, seen: dict[str, str]) -> list
     return running
 
 
+def shard_on_first_worker(stack: AirflowStack, run_id: str, seen: dict[str, str], deadline: Deadline) -> dict:
+    """The shard (``plan_shards``'s entry) of a ``mirror_shard`` instance running on the first worker."""
+    while True:
+        on_first = [t for t in watch_shards(stack, run_id, seen) if worker_of(stack, t.get("pid")) == "celery-worker"]
+        if on_first:
+            return stack.xcom(DAG_ID, run_id, "plan_shards")[on_first[0]["map_index"]]
+        assert deadline.remaining > 0, f"no shard ran on the first worker: {seen}\n{stack.log_tails()}"
+        time.sleep(0.2)
+
+
+def wait_partly_copied(standins, prefix: str, mirrored: set[str], deadline: Deadline) -> None:  # noqa: ANN001
+    """Until the destination holds some of the shard's light curves but not all: its copies are under way."""
+    shard_keys = {k for k in mirrored if k.startswith(prefix)}
+    assert shard_keys, f"no light curve below {prefix}"
+    client = standins.s3.client(signed=True)
+    try:
+        while True:
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=f"lc/{prefix}")
+            copied = {item["Key"][len("lc/"):] for page in pages for item in page.get("Contents", [])} & shard_keys
+            if 0 < len(copied) < len(shard_keys):
+                return
+            assert len(copied) < len(shard_keys), f"shard {prefix} was copied whole before the kill could land in it"
+            assert deadline.remaining > 0, f"no copy of shard {prefix} landed: 0 of {len(shard_keys)} files"
+            time.sleep(0.1)
+    finally:
+        client.close()
+
+
 def test_shards_run_on_two_workers_and_a_killed_worker_loses_nothing() -> None:
     from tests.standins import Standins, build_universe
 
@@ -101,11 +130,8 @@ def test_shards_run_on_two_workers_and_a_killed_worker_loses_nothing() -> None:
             conf = {"campaigns": list(CAMPAIGNS), "destination": f"s3://{BUCKET}/lc", "copy_threads": 1}
             run_id = stack.trigger(DAG_ID, conf)["dag_run_id"]
             seen: dict[str, str] = {}
-            deadline = Deadline(180)
-            while not any(worker_of(stack, t.get("pid")) == "celery-worker" for t in watch_shards(stack, run_id, seen)):
-                assert deadline.remaining > 0, f"no shard ran on the first worker: {seen}\n{stack.log_tails()}"
-                time.sleep(0.2)
-            time.sleep(1.5)  # some of its copies done, the rest not
+            shard = shard_on_first_worker(stack, run_id, seen, Deadline(180))
+            wait_partly_copied(standins, shard["prefix"], expected.keys() | universe_keys, Deadline(60))
             stack.kill(stack.process("celery-worker"))
             stack.spawn_worker("celery-worker-c")
             standins.s3.latency_s = 0.0

@@ -11,6 +11,15 @@ the public S3 bucket.
   description), fill ``targets`` and ``destination``, trigger, see the run succeed; screenshots of the form and
   of the finished run's grid go to tests/artifacts/.
 
+K2 only, on purpose (so do the other real-stack modules): one factory (``wiring.dag_factory.build_ingest_dag``)
+builds every mission's DAG, with the same tasks, pools, params wiring, Asset and Celery queue; the missions differ
+only in their ``domain.missions`` module (archive table, key layout, units, labels), which needs no stack and is
+covered per mission without one: tests/test_dag_integrity.py::test_ingest_dag_contract (each DAG's tasks, pools,
+params, Asset), tests/test_missions_e2e.py (Kepler and TESS end to end under ``dag.test``: local and S3
+destinations byte for byte, targets, dispositions, a TESS backfill day), tests/test_units.py and
+tests/test_fuzz_params.py (each mission's ids, keys and params). Another mission here would add a run and
+its start-up per mission for nothing the stack does differently.
+
 Needs (and fails, never skips, without them): PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres), Redis on
 127.0.0.1:6379, /usr/bin/chromium (``apt-get install -y chromium``). Every process started is stopped by its pid
 (process group) and the database is dropped, on success and on failure. The module is bounded to 10 minutes.
@@ -60,6 +69,9 @@ QUICKLOOK_DIR = "_quicklook"
 N_HOSTS = 20
 BACKFILL_DAYS = ("2026-11-20", "2026-11-21", "2026-11-22")
 _LIMITS: dict[str, TimeLimit] = {}
+# What the trigger form posts: every param in conf (here with no logical date: no data interval).
+REST_CONF = {"destination": f"s3://{DEST_BUCKET}/rest", "dest_aws_conn_id": "aws_default", "targets": None,
+             "full_refresh": False, "targets_per_batch": 5, "copy_threads": 4, "read_back_server_side_copies": False}
 
 
 # --- fixtures -------------------------------------------------------------------------------------
@@ -102,6 +114,16 @@ def stack(request: pytest.FixtureRequest) -> Iterator[tuple[AirflowStack, object
                 assert not processes_with_home(home), "processes of the stack survived stop()"
     finally:
         limit.cancel()
+
+
+@pytest.fixture(scope="module")
+def rest_run(stack) -> dict:  # noqa: ANN001
+    """The run triggered through the REST API with ``REST_CONF``, once for the module, ended in success (the
+    trigger's reply): the REST test checks it, the quick-look test draws what it copied, whichever runs first."""
+    airflow, _ = stack
+    run = airflow.trigger(DAG_ID, REST_CONF, note="integration test: REST trigger")
+    wait_success(airflow, run["dag_run_id"])
+    return run
 
 
 @pytest.fixture(autouse=True)
@@ -173,17 +195,13 @@ def summary_of(airflow: AirflowStack, run_id: str) -> dict:
 
 # --- tests ----------------------------------------------------------------------------------------
 
-def test_rest_api_trigger_with_params_copies_every_file(stack) -> None:  # noqa: ANN001
+def test_rest_api_trigger_with_params_copies_every_file(stack, rest_run) -> None:  # noqa: ANN001
     airflow, standins = stack
     pool = airflow.api("GET", f"/api/v2/pools/{MAST_POOL}").json()
     assert pool["slots"] == DEFAULT_MAST_POOL_SLOTS
 
-    # What the trigger form posts: every param in conf (here with no logical date: no data interval).
-    conf = {"destination": f"s3://{DEST_BUCKET}/rest", "dest_aws_conn_id": "aws_default", "targets": None,
-            "full_refresh": False, "targets_per_batch": 5, "copy_threads": 4, "read_back_server_side_copies": False}
-    run = airflow.trigger(DAG_ID, conf, note="integration test: REST trigger")
-    assert run["state"] == "queued" and run["conf"] == conf and run["run_type"] == "manual"
-    wait_success(airflow, run["dag_run_id"])
+    run = rest_run
+    assert run["state"] == "queued" and run["conf"] == REST_CONF and run["run_type"] == "manual"
 
     confirmed = standins.universe.confirmed_hosts()
     expected = source_objects(standins, confirmed)
@@ -203,8 +221,8 @@ def test_rest_api_trigger_with_params_copies_every_file(stack) -> None:  # noqa:
     assert all(t["state"] == "success" for t in tasks if t["task_id"] != "mirror_shard"), states
 
 
-def test_quicklook_runs_on_the_catalog_asset_event(stack) -> None:  # noqa: ANN001
-    """The REST run (the test above) published the K2 catalog Asset: the quick-look DAG ran on its event and drew
+def test_quicklook_runs_on_the_catalog_asset_event(stack, rest_run) -> None:  # noqa: ANN001
+    """The REST run (``rest_run``) published the K2 catalog Asset: the quick-look DAG ran on its event and drew
     every file the run copied into its destination, then the gallery. (The scheduled run made when the DAG was
     unpaused may have triggered a run of its own, for its own destination.)"""
     airflow, standins = stack
