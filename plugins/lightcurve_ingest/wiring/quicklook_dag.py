@@ -62,6 +62,61 @@ def _events(triggering_asset_events: Any) -> list[Any]:
     return events
 
 
+# the tasks ------------------------------------------------------------------------------------------------------
+
+@task
+def plan_plots(params: Any = None, triggering_asset_events: Any = None, ti: Any = None) -> list[dict]:
+    """The batches to draw. The destinations whose galleries are written afterwards go with them as XCom
+    "destinations" (Airflow maps only over a return value)."""
+    from lightcurve_ingest.errors import InvalidInputError
+    from lightcurve_ingest.tasks import quicklook as qt
+    from lightcurve_ingest.wiring.connections import dest_s3_hook
+
+    try:
+        requests = qt.requests_of_events(_events(triggering_asset_events))
+        if params.get("destination"):
+            requests.append(qt.PlotRequest(params["destination"], params["dest_aws_conn_id"]))
+        if not requests:
+            raise InvalidInputError("destination", "give one: a manual run draws a destination's plots")
+        batches = qt.plan_plots(requests, int(params["plots_per_batch"]), dest_s3_hook)
+    except InvalidInputError as err:
+        raise AirflowFailException(str(err)) from err
+    ti.xcom_push(key="destinations", value=sorted({(r.destination, r.dest_aws_conn_id) for r in requests}))
+    return [b.to_dict() for b in batches]
+
+
+@task(map_index_template="{{ batch_label }}")
+def render_plots(batch: dict) -> dict:
+    from lightcurve_ingest.domain.payloads import PlotBatch
+    from lightcurve_ingest.tasks import quicklook as qt
+    from lightcurve_ingest.wiring.connections import dest_s3_hook
+
+    get_current_context()["batch_label"] = batch["label"]
+    return qt.render_batch(PlotBatch.from_dict(batch), dest_s3_hook).to_dict()
+
+
+@task(trigger_rule="all_done", retries=0)
+def write_gallery(destinations: Any, planned: Any, results: Any) -> dict:
+    """After every render (even a failed one): the gallery shows what is there."""
+    from lightcurve_ingest.domain.payloads import PlotBatch, PlotBatchResult
+    from lightcurve_ingest.tasks import quicklook as qt
+    from lightcurve_ingest.wiring.connections import dest_s3_hook
+
+    if destinations is None:
+        raise AirflowFailException("plan_plots failed (see its log for why); nothing was drawn")
+    galleries = [qt.write_gallery(dest, conn, dest_s3_hook) for dest, conn in destinations]
+    present = [results] if isinstance(results, dict) else [r for r in results or [] if r]
+    summary = qt.summarize([PlotBatch.from_dict(b) for b in planned or []],
+                           [PlotBatchResult.from_dict(r) for r in present], galleries)
+    print(summary)
+    if summary["failed_batches"]:
+        raise AirflowFailException(f"{len(summary['failed_batches'])} render batch(es) failed; "
+                                   "the next manual run draws what is missing")
+    return summary
+
+
+# the DAG --------------------------------------------------------------------------------------------------------
+
 def build_quicklook_dag() -> Any:
     @dag(
         dag_id=DAG_ID,
@@ -76,54 +131,6 @@ def build_quicklook_dag() -> Any:
         doc_md=DOC,
     )
     def lightcurve_quicklook() -> None:
-        @task
-        def plan_plots(params: Any = None, triggering_asset_events: Any = None, ti: Any = None) -> list[dict]:
-            """The batches to draw. The destinations whose galleries are written afterwards go with them as XCom
-            "destinations" (Airflow maps only over a return value)."""
-            from lightcurve_ingest.errors import InvalidInputError
-            from lightcurve_ingest.tasks import quicklook as qt
-            from lightcurve_ingest.wiring.connections import dest_s3_hook
-
-            try:
-                requests = qt.requests_of_events(_events(triggering_asset_events))
-                if params.get("destination"):
-                    requests.append(qt.PlotRequest(params["destination"], params["dest_aws_conn_id"]))
-                if not requests:
-                    raise InvalidInputError("destination", "give one: a manual run draws a destination's plots")
-                batches = qt.plan_plots(requests, int(params["plots_per_batch"]), dest_s3_hook)
-            except InvalidInputError as err:
-                raise AirflowFailException(str(err)) from err
-            ti.xcom_push(key="destinations", value=sorted({(r.destination, r.dest_aws_conn_id) for r in requests}))
-            return [b.to_dict() for b in batches]
-
-        @task(map_index_template="{{ batch_label }}")
-        def render_plots(batch: dict) -> dict:
-            from lightcurve_ingest.domain.payloads import PlotBatch
-            from lightcurve_ingest.tasks import quicklook as qt
-            from lightcurve_ingest.wiring.connections import dest_s3_hook
-
-            get_current_context()["batch_label"] = batch["label"]
-            return qt.render_batch(PlotBatch.from_dict(batch), dest_s3_hook).to_dict()
-
-        @task(trigger_rule="all_done", retries=0)
-        def write_gallery(destinations: Any, planned: Any, results: Any) -> dict:
-            """After every render (even a failed one): the gallery shows what is there."""
-            from lightcurve_ingest.domain.payloads import PlotBatch, PlotBatchResult
-            from lightcurve_ingest.tasks import quicklook as qt
-            from lightcurve_ingest.wiring.connections import dest_s3_hook
-
-            if destinations is None:
-                raise AirflowFailException("plan_plots failed (see its log for why); nothing was drawn")
-            galleries = [qt.write_gallery(dest, conn, dest_s3_hook) for dest, conn in destinations]
-            present = [results] if isinstance(results, dict) else [r for r in results or [] if r]
-            summary = qt.summarize([PlotBatch.from_dict(b) for b in planned or []],
-                                   [PlotBatchResult.from_dict(r) for r in present], galleries)
-            print(summary)
-            if summary["failed_batches"]:
-                raise AirflowFailException(f"{len(summary['failed_batches'])} render batch(es) failed; "
-                                           "the next manual run draws what is missing")
-            return summary
-
         planned = plan_plots()
         write_gallery(planned["destinations"], planned, render_plots.expand(batch=planned))
 
