@@ -24,7 +24,7 @@ from lightcurve_ingest.quicklook.plot import PERIOD_METADATA_KEY
 from lightcurve_ingest.tasks import quicklook as qt
 from lightcurve_ingest.wiring.connections import dest_s3_hook, open_destination_storage
 from tests.helpers import read_local_catalog, run_dag, task_states, xcom
-from tests.real_fits import KEPLER_90_Q3, KEPLER_90_Q4_PART, SPOC_LAYOUT_FILES, RealFile
+from tests.real_fits import KEPLER_90_Q3, KEPLER_90_Q4_PART, SPOC_LAYOUT_FILES, TESS_S1_WASP_126, RealFile
 from tests.standins import Standins, build_universe
 from tests.standins.fits_factory import LONG_CADENCE_DAYS, planted_period_days
 
@@ -284,6 +284,32 @@ def test_the_quicklook_of_kepler_90_shows_the_transit_of_kepler_90_g(tmp_path):
 # The two deepest dips of Kepler-90's Q3 file (medians over 0.3 d: 0.07 % and 0.064 %, five times the scatter of
 # such a median), transits of its smaller planets: their centres in BKJD.
 KEPLER_90_Q3_DIPS_BKJD = (319.74, 340.02)
+
+
+# WASP-126 b (TIC 25155310, TOI-114) in the genuine TESS sector-1 file: eight transits, 0.6 % deep, every 3.2888 d
+# (Maxted et al. 2016). Lomb-Scargle's strongest peak in this file is 1.644 d, half the period.
+WASP_126_B_PERIOD_DAYS = 3.2888
+
+
+def test_the_quicklook_of_wasp_126_names_its_transit_period_not_a_harmonic(tmp_path):
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.quicklook.lightcurve import read_light_curve
+    from lightcurve_ingest.quicklook.periodogram import strongest_period, transit_search
+    from lightcurve_ingest.quicklook.plot import TRANSIT_METADATA_KEY, Title, render_png
+
+    curve = read_light_curve(TESS_S1_WASP_126.path, get_mission("tess").light_curve_format)
+    periodogram, transits = strongest_period(curve.time, curve.pdcsap), transit_search(curve.time, curve.pdcsap)
+    png = tmp_path / "wasp126.png"
+    render_png(curve, periodogram, Title("WASP-126", "TIC 25155310", "TESS", "sector 1", "CP"), png, transits)
+
+    image = Image.open(png)
+    assert float(image.text[TRANSIT_METADATA_KEY]) == pytest.approx(WASP_126_B_PERIOD_DAYS, rel=0.005)
+    assert float(image.text[PERIOD_METADATA_KEY]) == pytest.approx(WASP_126_B_PERIOD_DAYS / 2, rel=0.01)
+    assert transits.depth == pytest.approx(0.0066, rel=0.25) and 0.05 < transits.duration_days < 0.2
+    # the epoch falls on a transit: the flux there is in the dip
+    phase = ((curve.time - transits.epoch) / transits.best_period + 0.5) % 1 - 0.5
+    in_transit = np.abs(phase * transits.best_period) < transits.duration_days / 4
+    assert np.median(curve.pdcsap[in_transit]) < np.median(curve.pdcsap) - transits.depth / 2
 
 
 def test_the_quicklook_of_kepler_90_q3_keeps_its_shallow_dips_in_view_at_full_scale(tmp_path):

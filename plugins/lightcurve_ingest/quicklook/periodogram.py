@@ -1,4 +1,5 @@
-"""The strongest period of a light curve: a Lomb-Scargle periodogram on a bounded grid, refined around its peak.
+"""Periods of a light curve: the strongest sinusoid (Lomb-Scargle) and the strongest repeating transit (Box Least
+Squares), each on a bounded grid, refined around its peak.
 
 A grid fine enough to place a peak within 1 % everywhere would be huge for a long light curve; instead a coarse
 grid (at most ``MAX_FREQUENCIES`` points) finds the peak and a small fine grid around it places it. Both use
@@ -51,3 +52,56 @@ def strongest_period(time: np.ndarray, flux: np.ndarray) -> Periodogram:
     best = int(np.argmax(fine_power))
     return Periodogram(frequency=frequency, power=power, best_period=float(1.0 / fine[best]),
                        best_power=float(fine_power[best]))
+
+
+# transits: Box Least Squares -------------------------------------------------------------------------------------
+
+TRANSIT_PERIODS = 4_000  # log-spaced: the same relative step at short and long periods
+TRANSIT_REFINE_PERIODS = 500
+TRANSIT_DURATIONS_DAYS = (0.04, 0.06, 0.08, 0.12, 0.16, 0.25)  # 1 to 6 hours
+MIN_TRANSIT_PERIOD_DAYS = 0.3
+MAX_TRANSIT_POINTS = 20_000  # a 20-second sector is averaged down to this many points first (about 2 minutes)
+
+
+@dataclass(frozen=True)
+class TransitSearch:
+    period: np.ndarray  # days, the coarse grid (what is plotted)
+    power: np.ndarray  # signal-to-noise of the best box at each period
+    best_period: float  # days, refined
+    duration_days: float
+    depth: float  # fraction of the normalised flux
+    epoch: float  # mid-transit, in the light curve's own time system
+
+
+def transit_search(time: np.ndarray, flux: np.ndarray) -> TransitSearch:
+    """The period of the strongest box-shaped dip that repeats at least twice (astropy's ``BoxLeastSquares``):
+    periods from ``MIN_TRANSIT_PERIOD_DAYS`` to half the baseline, transits of 1 to 6 hours. A Lomb-Scargle
+    periodogram finds sinusoids; a transit's strongest Lomb-Scargle peak is often a harmonic of its period."""
+    from astropy.timeseries import BoxLeastSquares
+
+    time, flux = binned(time, flux, MAX_TRANSIT_POINTS)
+    longest = float(time[-1] - time[0]) / 2.0
+    if longest <= MIN_TRANSIT_PERIOD_DAYS:
+        raise ValueError(f"TIME: a baseline of {2 * longest:.3g} d is too short to see a transit twice")
+    model = BoxLeastSquares(time, flux)
+    durations = [d for d in TRANSIT_DURATIONS_DAYS if d < MIN_TRANSIT_PERIOD_DAYS]
+    periods = np.exp(np.linspace(np.log(MIN_TRANSIT_PERIOD_DAYS), np.log(longest), TRANSIT_PERIODS))
+    coarse = model.power(periods, durations, objective="snr")
+    peak = float(periods[int(np.argmax(coarse.power))])
+    step = peak * (np.exp((np.log(longest) - np.log(MIN_TRANSIT_PERIOD_DAYS)) / TRANSIT_PERIODS) - 1.0)
+    fine = np.linspace(max(MIN_TRANSIT_PERIOD_DAYS, peak - 2 * step), min(longest, peak + 2 * step),
+                       TRANSIT_REFINE_PERIODS)
+    refined = model.power(fine, durations, objective="snr")
+    best = int(np.argmax(refined.power))
+    return TransitSearch(period=periods, power=np.asarray(coarse.power), best_period=float(fine[best]),
+                         duration_days=float(refined.duration[best]), depth=float(refined.depth[best]),
+                         epoch=float(refined.transit_time[best]))
+
+
+def binned(time: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points: means of consecutive runs of cadences (the arrays as they are if shorter)."""
+    if len(time) <= max_points:
+        return time, values
+    edges = np.linspace(0, len(time), max_points + 1).astype(int)[:-1]
+    counts = np.diff(np.append(edges, len(time)))
+    return np.add.reduceat(time, edges) / counts, np.add.reduceat(values, edges) / counts

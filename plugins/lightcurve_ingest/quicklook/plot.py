@@ -1,4 +1,5 @@
-"""One quick-look PNG: the normalised light curve above its Lomb-Scargle periodogram.
+"""One quick-look PNG: the normalised light curve above its Lomb-Scargle periodogram and, beside it, its Box
+Least Squares transit search.
 
 Drawn on a bare ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot: no global figure registry to leak
 from, no display needed). Light curves longer than ``MAX_PLOT_POINTS`` are binned in time before drawing, so the
@@ -15,13 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from lightcurve_ingest.quicklook import periodogram as periods
 from lightcurve_ingest.quicklook.lightcurve import LightCurve
-from lightcurve_ingest.quicklook.periodogram import Periodogram
+from lightcurve_ingest.quicklook.periodogram import Periodogram, TransitSearch
 
 MAX_PLOT_POINTS = 5_000
 FIGSIZE_INCHES = (10.0, 6.0)
 DPI = 80  # 800 x 480 pixels: readable, and a small PNG
 PERIOD_METADATA_KEY = "strongest_period_days"
+TRANSIT_METADATA_KEY = "transit_period_days"
 UPPER_PERCENTILE = 99.9
 MARGIN = 0.05  # of the flux range, above and below
 
@@ -45,31 +48,36 @@ class Title:
 
 def binned(time: np.ndarray, values: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """At most ``max_points`` points: means of consecutive runs of cadences (the arrays as they are if shorter)."""
-    if len(time) <= max_points:
-        return time, values
-    edges = np.linspace(0, len(time), max_points + 1).astype(int)[:-1]
-    counts = np.diff(np.append(edges, len(time)))
-    return np.add.reduceat(time, edges) / counts, np.add.reduceat(values, edges) / counts
+    return periods.binned(time, values, max_points)
 
 
-def render_png(curve: LightCurve, periodogram: Periodogram, title: Title, path: Path) -> None:
-    """Write the PNG to ``path``; its metadata holds the strongest period (``strongest_period_days``)."""
-    figure = quicklook_figure(curve, periodogram, title)
-    figure.savefig(path, format="png", metadata={
-        "Title": title.text(), PERIOD_METADATA_KEY: f"{periodogram.best_period:.8g}"})
+def render_png(curve: LightCurve, periodogram: Periodogram, title: Title, path: Path,
+               transits: TransitSearch | None = None) -> None:
+    """Write the PNG to ``path``; its metadata holds the strongest period (``strongest_period_days``) and the
+    transit search's (``transit_period_days``)."""
+    figure = quicklook_figure(curve, periodogram, title, transits)
+    metadata = {"Title": title.text(), PERIOD_METADATA_KEY: f"{periodogram.best_period:.8g}"}
+    if transits is not None:
+        metadata[TRANSIT_METADATA_KEY] = f"{transits.best_period:.8g}"
+    figure.savefig(path, format="png", metadata=metadata)
     figure.clear()
 
 
-def quicklook_figure(curve: LightCurve, periodogram: Periodogram, title: Title) -> Any:
-    """The quick-look as a ``matplotlib.figure.Figure`` (Agg canvas): light curve above, periodogram below."""
+def quicklook_figure(curve: LightCurve, periodogram: Periodogram, title: Title,
+                     transits: TransitSearch | None = None) -> Any:
+    """The quick-look as a ``matplotlib.figure.Figure`` (Agg canvas): light curve above, the Lomb-Scargle
+    periodogram below and, given ``transits``, the transit search beside it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=FIGSIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    top, bottom = figure.subplots(2, 1, height_ratios=[3, 2])
-    _draw_light_curve(top, curve)
-    _draw_periodogram(bottom, periodogram)
+    bottom = [["sinusoids", "transits"]] if transits is not None else [["sinusoids", "sinusoids"]]
+    axes = figure.subplot_mosaic([["curve", "curve"], *bottom], height_ratios=[3, 2])
+    _draw_light_curve(axes["curve"], curve)
+    _draw_periodogram(axes["sinusoids"], periodogram)
+    if transits is not None:
+        _draw_transit_search(axes["transits"], transits)
     figure.suptitle(title.text(), fontsize=11)
     return figure
 
@@ -106,6 +114,17 @@ def _draw_periodogram(axes: Any, periodogram: Periodogram) -> None:
                   xycoords="axes fraction", ha="right", va="top", fontsize=10, color="#d1495b")
     axes.set_xlabel("period [d]")
     axes.set_ylabel("Lomb-Scargle power")
+
+
+def _draw_transit_search(axes: Any, transits: TransitSearch) -> None:
+    axes.plot(transits.period, transits.power, color="black", linewidth=0.7, rasterized=True)
+    axes.set_xscale("log")
+    axes.axvline(transits.best_period, color="#2a9d8f", linewidth=1.2, alpha=0.8)
+    axes.annotate(f"transit period {_period_text(transits.best_period)}\n"
+                  f"depth {transits.depth * 1e6:.0f} ppm, {transits.duration_days * 24:.1f} h",
+                  xy=(0.99, 0.92), xycoords="axes fraction", ha="right", va="top", fontsize=9, color="#2a9d8f")
+    axes.set_xlabel("period [d]")
+    axes.set_ylabel("box least squares S/N")
 
 
 def _period_text(days: float) -> str:

@@ -126,7 +126,7 @@ def render_batch(batch: PlotBatch, hook_factory: HookFactory) -> PlotBatchResult
 def render_one(job: PlotJob, storage: Storage) -> float:
     """Draw one light curve into ``_quicklook/<source key>.png``; returns its strongest period in days."""
     from lightcurve_ingest.quicklook.lightcurve import BadLightCurveError, read_light_curve
-    from lightcurve_ingest.quicklook.periodogram import strongest_period
+    from lightcurve_ingest.quicklook.periodogram import strongest_period, transit_search
     from lightcurve_ingest.quicklook.plot import render_png
 
     if storage.size(job.source_key) is None:
@@ -136,9 +136,11 @@ def render_one(job: PlotJob, storage: Storage) -> float:
         curve = read_light_curve(path, fmt)
     try:
         periodogram = strongest_period(curve.time, curve.pdcsap)
+        transits = transit_search(curve.time, curve.pdcsap)
     except ValueError as err:
         raise BadLightCurveError(str(err)) from err
-    storage.put(png_key(job.source_key), lambda partial: render_png(curve, periodogram, plot_title(job), partial),
+    storage.put(png_key(job.source_key),
+                lambda partial: render_png(curve, periodogram, plot_title(job), partial, transits),
                 content_type="image/png")
     return periodogram.best_period
 
