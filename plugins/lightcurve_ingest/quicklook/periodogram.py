@@ -56,17 +56,17 @@ def strongest_period(time: np.ndarray, flux: np.ndarray) -> Periodogram:
 
 # transits: Box Least Squares -------------------------------------------------------------------------------------
 
-TRANSIT_PERIODS = 4_000  # log-spaced: the same relative step at short and long periods
+MAX_TRANSIT_PERIODS = 5_000
 TRANSIT_REFINE_PERIODS = 500
-TRANSIT_DURATIONS_DAYS = (0.04, 0.06, 0.08, 0.12, 0.16, 0.25)  # 1 to 6 hours
+TRANSIT_DURATIONS_DAYS = (0.05, 0.1, 0.2)  # boxes of 1.2, 2.4 and 4.8 hours
 MIN_TRANSIT_PERIOD_DAYS = 0.3
-MAX_TRANSIT_POINTS = 20_000  # a 20-second sector is averaged down to this many points first (about 2 minutes)
+MAX_TRANSIT_POINTS = 10_000  # longer light curves are averaged down to this many points first
 
 
 @dataclass(frozen=True)
 class TransitSearch:
     period: np.ndarray  # days, the coarse grid (what is plotted)
-    power: np.ndarray  # signal-to-noise of the best box at each period
+    power: np.ndarray  # the box's log likelihood at each period
     best_period: float  # days, refined
     duration_days: float
     depth: float  # fraction of the normalised flux
@@ -75,23 +75,29 @@ class TransitSearch:
 
 def transit_search(time: np.ndarray, flux: np.ndarray) -> TransitSearch:
     """The period of the strongest box-shaped dip that repeats at least twice (astropy's ``BoxLeastSquares``):
-    periods from ``MIN_TRANSIT_PERIOD_DAYS`` to half the baseline, transits of 1 to 6 hours. A Lomb-Scargle
-    periodogram finds sinusoids; a transit's strongest Lomb-Scargle peak is often a harmonic of its period."""
+    periods from ``MIN_TRANSIT_PERIOD_DAYS`` to half the baseline, boxes of 1 to 5 hours. A Lomb-Scargle
+    periodogram finds sinusoids; a transit's strongest Lomb-Scargle peak is often a harmonic of its period.
+
+    The periods are log-spaced, so that a transit drifts by the same fraction of the shortest box over the
+    baseline at every period; at most ``MAX_TRANSIT_PERIODS`` of them (a quarter, a campaign or a sector needs
+    fewer), then a fine grid around the peak places it."""
     from astropy.timeseries import BoxLeastSquares
 
     time, flux = binned(time, flux, MAX_TRANSIT_POINTS)
-    longest = float(time[-1] - time[0]) / 2.0
+    baseline = float(time[-1] - time[0])
+    longest = baseline / 2.0
     if longest <= MIN_TRANSIT_PERIOD_DAYS:
-        raise ValueError(f"TIME: a baseline of {2 * longest:.3g} d is too short to see a transit twice")
+        raise ValueError(f"TIME: a baseline of {baseline:.3g} d is too short to see a transit twice")
     model = BoxLeastSquares(time, flux)
-    durations = [d for d in TRANSIT_DURATIONS_DAYS if d < MIN_TRANSIT_PERIOD_DAYS]
-    periods = np.exp(np.linspace(np.log(MIN_TRANSIT_PERIOD_DAYS), np.log(longest), TRANSIT_PERIODS))
-    coarse = model.power(periods, durations, objective="snr")
-    peak = float(periods[int(np.argmax(coarse.power))])
-    step = peak * (np.exp((np.log(longest) - np.log(MIN_TRANSIT_PERIOD_DAYS)) / TRANSIT_PERIODS) - 1.0)
-    fine = np.linspace(max(MIN_TRANSIT_PERIOD_DAYS, peak - 2 * step), min(longest, peak + 2 * step),
-                       TRANSIT_REFINE_PERIODS)
-    refined = model.power(fine, durations, objective="snr")
+    durations = list(TRANSIT_DURATIONS_DAYS)
+    step = min(TRANSIT_DURATIONS_DAYS) / baseline / 2.0  # relative: the drift of half the shortest box
+    count = int(min(MAX_TRANSIT_PERIODS, max(100, np.log(longest / MIN_TRANSIT_PERIOD_DAYS) / step)))
+    periods = np.exp(np.linspace(np.log(MIN_TRANSIT_PERIOD_DAYS), np.log(longest), count))
+    coarse = model.power(periods, durations)
+    peak = int(np.argmax(coarse.power))
+    low, high = periods[max(peak - 2, 0)], periods[min(peak + 2, count - 1)]
+    fine = np.linspace(low, high, TRANSIT_REFINE_PERIODS)
+    refined = model.power(fine, durations)
     best = int(np.argmax(refined.power))
     return TransitSearch(period=periods, power=np.asarray(coarse.power), best_period=float(fine[best]),
                          duration_days=float(refined.duration[best]), depth=float(refined.depth[best]),

@@ -124,7 +124,7 @@ def _draw_transit_search(axes: Any, transits: TransitSearch) -> None:
                   f"depth {transits.depth * 1e6:.0f} ppm, {transits.duration_days * 24:.1f} h",
                   xy=(0.99, 0.92), xycoords="axes fraction", ha="right", va="top", fontsize=9, color="#2a9d8f")
     axes.set_xlabel("period [d]")
-    axes.set_ylabel("box least squares S/N")
+    axes.set_ylabel("box least squares power")
 
 
 def _period_text(days: float) -> str:
