@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lightcurve_ingest.domain.ephemerides import EphemerisColumns
 from lightcurve_ingest.domain.formats import LightCurveFormat
 from lightcurve_ingest.errors import InvalidInputError
 
@@ -76,6 +77,7 @@ class Mission(ABC):
     table: ArchiveTable
     products: tuple[ProductKind, ...]
     light_curve_format: LightCurveFormat  # which columns of its files are what
+    ephemeris_columns: EphemerisColumns | None = None  # where its table keeps an object's transits (None: nowhere)
     fast_products: tuple[ProductKind, ...] = ()  # added by the include_fast_cadence param, where there is one
     keeps_observing: bool = False  # scheduled runs also look for newly released light curves of known targets
     asset_uri: str

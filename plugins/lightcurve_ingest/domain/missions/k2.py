@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from lightcurve_ingest.clients.tap import TapClient, adql_list
+from lightcurve_ingest.domain.ephemerides import EphemerisColumns
 from lightcurve_ingest.domain.formats import K2_LLC
 from lightcurve_ingest.domain.missions.base import (
     ArchiveObject,
@@ -54,6 +55,11 @@ class K2(Mission):
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
     light_curve_format = K2_LLC
+    # k2pandc follows the Planetary Systems table's units: duration in hours, depth in percent; its epoch's time
+    # system is in pl_tsystemref; a planet may have several solutions (default_flag = 1 marks the default one)
+    ephemeris_columns = EphemerisColumns(object="pl_name", period_days="pl_orbper", epoch="pl_tranmid",
+                                         duration_hours="pl_trandur", depth="pl_trandep", depth_to_ppm=1e4,
+                                         time_system="pl_tsystemref")
     asset_uri = "k2ingest://catalog/files"  # kept from the first release: consumers schedule on it
     key_prefix = "k2/public/lightcurves/"
     data_uri_prefix = "mast:K2/url/missions/k2/lightcurves/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from lightcurve_ingest.clients.tap import TapClient, adql_string
+from lightcurve_ingest.domain.ephemerides import EphemerisColumns
 from lightcurve_ingest.domain.formats import KEPLER_LLC
 from lightcurve_ingest.domain.missions.base import (
     ArchiveObject,
@@ -54,6 +55,9 @@ class Kepler(Mission):
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
     light_curve_format = KEPLER_LLC
+    # the KOI table's epoch is already in BKJD (koi_time0bk); duration in hours, depth in ppm
+    ephemeris_columns = EphemerisColumns(object="kepoi_name", period_days="koi_period", epoch="koi_time0bk",
+                                         duration_hours="koi_duration", depth="koi_depth", epoch_is_bjd=False)
     asset_uri = "lightcurve-ingest://catalog/kepler"
     key_prefix = "kepler/public/lightcurves/"
     data_uri_prefix = "mast:Kepler/url/missions/kepler/lightcurves/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from lightcurve_ingest.clients.tap import TapClient, adql_list
+from lightcurve_ingest.domain.ephemerides import EphemerisColumns
 from lightcurve_ingest.domain.formats import TESS_SPOC
 from lightcurve_ingest.domain.missions.base import (
     ArchiveObject,
@@ -52,6 +53,9 @@ class Tess(Mission):
     )
     products = (ProductKind(cadence_s=120.0, subgroup="LC", suffix="-s_lc.fits"),)
     light_curve_format = TESS_SPOC
+    # the TOI table: epoch in BJD, duration in hours, depth in ppm
+    ephemeris_columns = EphemerisColumns(object="toi", period_days="pl_orbper", epoch="pl_tranmid",
+                                         duration_hours="pl_trandurh", depth="pl_trandep")
     fast_products = (ProductKind(cadence_s=20.0, subgroup="FAST-LC", suffix="-a_fast-lc.fits"),)
     keeps_observing = True
     asset_uri = "lightcurve-ingest://catalog/tess"
