@@ -39,23 +39,7 @@ from benchmarks._paths import add_repo_paths
 
 add_repo_paths()
 
-
-
-def _load_detrend():
-    """The project's detrend module; by its file if the training package's other modules need more than numpy."""
-    try:
-        from lightcurve_ingest.training import detrend
-    except ImportError:
-        from benchmarks._paths import REPO
-
-        path = REPO / "plugins" / "lightcurve_ingest" / "training" / "detrend.py"
-        spec = importlib.util.spec_from_file_location("training_detrend", path)
-        detrend = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(detrend)
-    return detrend
-
-
-dt = _load_detrend()
+from lightcurve_ingest.training import detrend as dt  # noqa: E402  (numpy and the package's errors only)
 
 CADENCE_DAYS = 0.0204336  # Kepler long cadence
 SEGMENT_DAYS = 27.0

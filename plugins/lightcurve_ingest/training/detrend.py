@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lightcurve_ingest.errors import InvalidInputError
+from lightcurve_ingest.training.views import phase_fold, require_positive
 
 GAP_DAYS = 0.75
 MASK_FACTOR = 1.5  # mask points within this many transit durations of each transit centre
@@ -81,19 +82,14 @@ def stitch(time: object, flux: object, quality: object, *, gap_days: float = GAP
     return Stitched(time=time_k, flux=normalised, segment=segment)
 
 
-def _require_positive(name: str, value: float) -> None:
-    if not (np.isfinite(value) and value > 0):
-        raise InvalidInputError(name, f"must be a positive number, got {value}")
-
-
 def transit_mask(time: np.ndarray, *, period_days: float, epoch: float, duration_hours: float,
                  mask_factor: float = MASK_FACTOR) -> np.ndarray:
     """True for points within mask_factor transit durations of a transit centre."""
-    _require_positive("period_days", period_days)
-    _require_positive("duration_hours", duration_hours)
+    require_positive("period_days", period_days)
+    require_positive("duration_hours", duration_hours)
     if not np.isfinite(epoch):
         raise InvalidInputError("epoch", f"must be a finite time, got {epoch}")
-    offset = np.abs((time - epoch + 0.5 * period_days) % period_days - 0.5 * period_days)
+    offset = np.abs(phase_fold(time, period_days, epoch))
     return offset < mask_factor * duration_hours / 24.0
 
 
@@ -194,7 +190,7 @@ def detrend(time: object, flux: object, quality: object, *, period_days: float, 
 
     ``epoch`` is in the light curve's own time system (BKJD or BTJD)."""
     for name, value in (("window_factor", window_factor), ("gap_days", gap_days), ("cutoff", cutoff)):
-        _require_positive(name, value)
+        require_positive(name, value)
     if not mask_factor >= 0:
         raise InvalidInputError("mask_factor", f"must be zero or more, got {mask_factor}")
     stitched = stitch(time, flux, quality, gap_days=gap_days)

@@ -49,10 +49,10 @@ class Ephemeris:
     duration_hours: float
 
     def __post_init__(self) -> None:
-        _require_positive("period_days", self.period_days)
+        require_positive("period_days", self.period_days)
         if isinstance(self.epoch, bool) or not isinstance(self.epoch, Real) or not math.isfinite(self.epoch):
             raise InvalidInputError("epoch", f"must be a finite time, got {self.epoch!r}")
-        _require_positive("duration_hours", self.duration_hours)
+        require_positive("duration_hours", self.duration_hours)
         if self.duration_days >= self.period_days:
             raise InvalidInputError("duration_hours", f"{self.duration_hours} h is not shorter than the period "
                                                       f"({self.period_days} d)")
@@ -78,9 +78,9 @@ class ViewSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 2:
                 raise InvalidInputError(name, f"must be an integer of at least 2, got {value!r}")
-        _require_positive("local_durations", self.local_durations)
-        _require_positive("global_bin_width_factor", self.global_bin_width_factor)
-        _require_positive("local_bin_width_factor", self.local_bin_width_factor)
+        require_positive("local_durations", self.local_durations)
+        require_positive("global_bin_width_factor", self.global_bin_width_factor)
+        require_positive("local_bin_width_factor", self.local_bin_width_factor)
         if self.global_bin_width_factor >= 1:
             raise InvalidInputError("global_bin_width_factor", "a bin must be narrower than the period")
         if self.local_bin_width_factor >= 2 * self.local_durations:
@@ -101,7 +101,8 @@ class Views:
     depths: dict[str, float]  # view name -> its median minus its minimum before scaling, in the flux's units
 
 
-def _require_positive(field: str, value: float) -> None:
+def require_positive(field: str, value: float) -> None:
+    """Refuse anything but a positive finite number, naming the field."""
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
         raise InvalidInputError(field, f"must be a positive finite number, got {value!r}")
 
