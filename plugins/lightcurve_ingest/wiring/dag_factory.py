@@ -41,15 +41,14 @@ def _present(results: Any) -> list[dict]:
 
 
 def _fail_fast(step: Any) -> Any:
-    """Run a task's step, its payload as plain JSON. Bad input or a full disk fail the task without retries:
-    they would only read the same files again, or be refused again."""
+    """Run a task's step. Bad input or a full disk fail the task without retries: they would only read the same
+    files again, or be refused again."""
     from lightcurve_ingest.errors import RETRY_CANNOT_HELP
 
     try:
-        result = step()
+        return step()
     except RETRY_CANNOT_HELP as err:
         raise AirflowFailException(str(err)) from err
-    return result.to_dict() if hasattr(result, "to_dict") else result
 
 
 def _run_info() -> Any:
@@ -76,7 +75,7 @@ def plan_targets(slug: str, params: Any = None, ti: Any = None) -> list[dict]:
     value (3.3 refuses a keyed XCom), so they cannot be a second output."""
     from lightcurve_ingest.tasks import ingest
 
-    plan = _fail_fast(lambda: ingest.plan_targets(get_mission(slug), params, _run_info(), _services()))
+    plan = _fail_fast(lambda: ingest.plan_targets(get_mission(slug), params, _run_info(), _services())).to_dict()
     ti.xcom_push(key="plan", value={**plan, "batches": []})
     return plan["batches"]
 
@@ -108,7 +107,7 @@ def copy_light_curves(slug: str, listing: dict, params: Any = None) -> dict:
 
     get_current_context()["batch_label"] = listing["batch"]["label"]
     return _fail_fast(lambda: ingest.copy_light_curves(get_mission(slug), Listing.from_dict(listing), params,
-                                                       _run_info(), _services()))
+                                                       _run_info(), _services())).to_dict()
 
 
 @task_group(group_id="batch")
@@ -125,7 +124,7 @@ def mirror_shard(slug: str, shard: dict, params: Any = None) -> dict:
 
     get_current_context()["shard_label"] = shard["label"]
     return _fail_fast(lambda: ingest.mirror_shard(get_mission(slug), Shard.from_dict(shard), params, _run_info(),
-                                                  _services()))
+                                                  _services())).to_dict()
 
 
 @task(trigger_rule="all_done", retries=0)
