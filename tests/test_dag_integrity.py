@@ -39,7 +39,7 @@ def test_dag_folder_parses_without_network_or_heavy_imports():
     print(f"DAG folder parsed in {result['seconds']:.2f} s")
     assert result["errors"] == {}
     assert result["dags"] == ["k2_lightcurve_ingest", "kepler_lightcurve_ingest", "lightcurve_catalog_consumer",
-                              "lightcurve_quicklook", "tess_lightcurve_ingest"]
+                              "lightcurve_quicklook", "lightcurve_training_set", "tess_lightcurve_ingest"]
     assert result["heavy"] == []
 
 
@@ -49,7 +49,7 @@ COMMON_PARAMS = {"destination", "dest_aws_conn_id", "targets", "dispositions", "
 
 @pytest.mark.parametrize(("slug", "extra_params", "default_dispositions"), [
     ("k2", {"campaigns"}, ["CONFIRMED"]),
-    ("kepler", set(), ["CONFIRMED"]),
+    ("kepler", {"object_table"}, ["CONFIRMED"]),
     ("tess", {"include_fast_cadence", "sectors"}, ["CP", "KP"]),
 ])
 def test_ingest_dag_contract(dags, slug, extra_params, default_dispositions):

@@ -60,3 +60,41 @@ def test_every_registered_mission_names_its_ephemeris_columns():
         columns = mission.ephemeris_columns
         assert columns is not None, mission.name
         assert len({columns.object, columns.period_days, columns.epoch, columns.duration_hours}) == 4
+
+
+# --- the targets step reads them with each object's row, and the plan records them ---------------------------------
+
+@pytest.mark.slow  # the stand-ins
+def test_the_targets_step_reads_each_objects_ephemeris_and_the_plan_records_it(standins, tmp_path):
+    from lightcurve_ingest.clients.tap import TapClient
+    from lightcurve_ingest.domain.catalog import Catalog
+    from lightcurve_ingest.domain.missions import get_mission
+    from lightcurve_ingest.domain.targets import ArchiveTargets
+    from lightcurve_ingest.storage.backends import open_storage
+    from lightcurve_ingest.storage.destination import parse_destination
+    from lightcurve_ingest.tasks.ingest import RunInfo, plan_targets
+    from lightcurve_ingest.tasks.params import param_specs
+    from lightcurve_ingest.wiring.connections import services_from_connections
+
+    tap = TapClient(standins.tap.base_url)
+    for slug in ("kepler", "tess", "k2"):
+        mission = get_mission(slug)
+        hosts = standins.universe.hosts_of(mission.name)
+        [target] = ArchiveTargets(mission, tap).with_ids([hosts[0].target_id])
+        planets = {p.pl_name: p for p in hosts[0].planets}
+        assert 1 <= len(target.known) <= len(planets)  # pi Men b transits no one: the TOI table lists only c
+        for known in target.known:
+            assert known.ephemeris.epoch_system == mission.light_curve_format.time_system.name
+            if known.ephemeris.usable:
+                bjd = known.ephemeris.epoch + mission.light_curve_format.time_system.bjd_offset
+                assert any(abs(bjd - p.epoch_bjd) < 1e-6 for p in planets.values()), known
+
+    mission = get_mission("kepler")
+    params = {name: spec["default"] for name, spec in param_specs(mission).items()}
+    plan = plan_targets(mission, {**params, "destination": str(tmp_path), "targets": ["Kepler-10"]},
+                        RunInfo(run_id="r"), services_from_connections())
+    assert all(not t.known for b in plan.batches for t in b.targets)  # the batches carry labels only
+    recorded = Catalog(open_storage(parse_destination(str(tmp_path)))).objects("Kepler")
+    assert sorted(o.object for o in recorded) == ["K00072.01 (Kepler-10 b)", "K00072.02 (Kepler-10 c)"]
+    b = next(o for o in recorded if o.object.startswith("K00072.01"))
+    assert b.epoch_system == "BKJD" and b.ephemeris.usable and 0.83 < b.period_days < 0.84

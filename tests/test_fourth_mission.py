@@ -53,7 +53,7 @@ class Toy(Mission):
     collection = "TOY"
     table = ArchiveTable(name="toy_objects", id_column="toy_id", columns=("toy_id", "host", "name", "status"),
                          disposition_column="status", dispositions=("REAL", "MAYBE"), default_dispositions=("REAL",),
-                         date_columns=("updated",))
+                         date_columns=("updated",), labels=(("REAL", 1), ("MAYBE", None)))
     products = (ProductKind(cadence_s=600.0, subgroup="LC", suffix="_lc.fits"),)
     light_curve_format = replace(KEPLER_LLC, name="Toy light curve", telescope="Toy", mission="Toy")
     asset_uri = "lightcurve-ingest://catalog/toy"
@@ -97,7 +97,8 @@ def toy_bag() -> Any:
 def test_the_toy_gets_its_ingest_dag_from_the_registry(toy_bag):
     assert toy_bag.import_errors == {}
     assert sorted(toy_bag.dags) == ["k2_lightcurve_ingest", "kepler_lightcurve_ingest", "lightcurve_catalog_consumer",
-                                    "lightcurve_quicklook", "tess_lightcurve_ingest", "toy_lightcurve_ingest"]
+                                    "lightcurve_quicklook", "lightcurve_training_set", "tess_lightcurve_ingest",
+                                    "toy_lightcurve_ingest"]
     dag = toy_bag.dags["toy_lightcurve_ingest"]
     assert Path(dag.fileloc).name == "other_missions_lightcurve_ingest.py"  # no DAG file of its own
     assert Path(toy_bag.dags["k2_lightcurve_ingest"].fileloc).name == "k2_lightcurve_ingest.py"
@@ -118,7 +119,7 @@ def test_the_toys_params_name_its_unit_and_its_table(toy_bag):
     assert params.get_param("destination").value.endswith("/data/toy_lightcurves")
 
 
-@pytest.mark.parametrize("dag_id", ["lightcurve_quicklook", "lightcurve_catalog_consumer"])
+@pytest.mark.parametrize("dag_id", ["lightcurve_quicklook", "lightcurve_catalog_consumer", "lightcurve_training_set"])
 def test_the_downstream_dags_schedule_on_the_toys_catalog(toy_bag, dag_id):
     objects = toy_bag.dags[dag_id].timetable.asset_condition.objects
     assert [a.name for a in objects] == CATALOGS  # any of them
@@ -148,3 +149,11 @@ def test_the_scripts_take_the_missions_of_the_registry():
     assert proc.stdout.splitlines() == [*MISSIONS, "kepler {}", "k2 {}"]
     assert list(MISSIONS) == ["k2", "kepler", "tess"]  # the toy is not registered in the script's process
     assert proc.stderr.strip() == "'toy' is neither a mission (k2, kepler, tess) nor a JSON conf"
+
+
+def test_the_toys_labels_come_from_its_table(monkeypatch):
+    from lightcurve_ingest.training.labels import label_of, split_of
+
+    monkeypatch.setitem(MISSIONS, "toy", Toy())
+    assert (label_of("Toy", "REAL"), label_of("toy", "maybe")) == (1, None)
+    assert split_of("Toy", 7) in ("train", "validation", "test")

@@ -91,7 +91,8 @@ def run_quicklook(dag, conf: dict):  # noqa: ANN001, ANN201
 def png_period(data: bytes) -> float:
     image = Image.open(io.BytesIO(data))
     image.load()  # decodes every pixel: a truncated PNG fails here
-    assert image.format == "PNG" and image.size == (800, 480)
+    # 800 x 480, and taller by a row of folded views per four known objects of the star (test_quicklook_objects.py)
+    assert image.format == "PNG" and image.size[0] == 800 and image.size[1] >= 480
     return float(image.text[PERIOD_METADATA_KEY])
 
 

@@ -43,18 +43,25 @@ from tests.real_fits import (
     TESS_SPOC_S24,
     RealFile,
 )
-from tests.standins import MastPortalStandin, Standins, build_universe
+from tests.standins import MastPortalStandin, Standins, build_universe, missions_k2, missions_kepler, missions_tess
 from tests.standins.__main__ import parse_args
 from tests.standins.fits_factory import (
     APERTURE_SHAPE,
     LONG_CADENCE_DAYS,
+    Transit,
     kepler_llc_size,
     llc_size,
     make_kepler_llc_fits,
     make_llc_fits,
     make_tess_lc_fits,
+    planted_depth_ppm,
     planted_period_days,
+    stellar_variability,
     tess_lc_size,
+    transit_model,
+    transit_number,
+    transit_times,
+    transits_of,
 )
 from tests.standins.layouts import (
     K2_LLC,
@@ -68,7 +75,7 @@ from tests.standins.layouts import (
 )
 from tests.standins.mast_query import observation_row, product_row
 from tests.standins.records import mjd
-from tests.standins.tap import k2pandc_rows
+from tests.standins.tap import K2PANDC_COLUMNS, k2pandc_rows
 from tests.standins.timeline import quarter_mjd, sector_mjd, sector_timestamp
 from tests.standins.universe import K2_CAMPAIGNS, MISSIONS, Host, Universe
 
@@ -386,10 +393,13 @@ def test_tap_filters_by_the_adql_query(standins):
 
 def test_tap_formats_and_columns(standins):
     rows = _tap(standins, "select * from k2pandc order by pl_name", "json").json()
-    assert len(rows) == sum(len(h.planets) for h in standins.universe.hosts_of("K2"))
+    planets = [p for h in standins.universe.hosts_of("K2") for p in h.planets]
+    assert len(rows) == len(planets) + sum(p.other_solution for p in planets)
+    assert sum(r["default_flag"] for r in rows) == len(planets)
     assert set(rows[0]) == {"pl_name", "hostname", "k2_name", "epic_hostname", "tic_id", "default_flag",
                             "disposition", "disc_facility", "ra", "dec", "k2_campaigns", "k2_campaigns_num",
-                            "rowupdate", "pl_pubdate", "releasedate"}
+                            "rowupdate", "pl_pubdate", "releasedate", "pl_orbper", "pl_tranmid", "pl_trandur",
+                            "pl_trandep", "pl_tsystemref"}
     host = standins.universe.hosts[0]
     row = next(r for r in rows if r["hostname"] == host.hostname)
     assert row["k2_campaigns"] == ",".join(map(str, host.units))
@@ -512,11 +522,13 @@ def test_s3_hook_with_the_airflow_connections(standins, monkeypatch):
 # --- K2 stays as it was -------------------------------------------------------------------------
 
 # Digests of the K2 part of build_universe: hosts, planets, observations, products, MAST rows, k2pandc rows and
-# every file's bytes. Recorded when the files took the genuine layout (real sizes, MAST's headers, gaps and flags);
-# a deliberate change to K2's stand-ins records new ones, anything else must leave them.
+# every file's bytes. Recorded when the light curves took stellar variability and the planets' transits at their
+# ephemerides, and k2pandc the ephemeris columns and second solutions (hosts, files, sizes and observations as
+# when the files took the genuine layout); a deliberate change to K2's stand-ins records new ones, anything else
+# must leave them.
 K2_DIGESTS = {
-    (8, 1): "510b781344ee292f0dcc9403061d71a2a60df9e8ec828bf43b118e4c7e03083b",
-    (20, 0): "e2a2c325982f37cba162cd3a725ac5080f03d95b3311baa64f6e4fcb5d493d55",
+    (8, 1): "a025a00d54d7583c49c108b138aa14c9b2408b5daed6b35b47e838ce1080d32b",
+    (20, 0): "26a7a530e9dab128f35e6d3fcfd9c0d6f94f33c27eefa08020c4b357433eb2cb",
 }
 
 
@@ -1068,7 +1080,8 @@ def test_tap_cumulative_is_the_koi_table(standins):
     rows = _tap(standins, "select * from cumulative order by rowid", "json").json()
     assert len(rows) == sum(len(h.planets) for h in universe.hosts_of("Kepler"))
     assert list(rows[0]) == ["rowid", "kepid", "kepoi_name", "kepler_name", "koi_disposition", "koi_pdisposition",
-                             "koi_score", "koi_period", "ra", "dec", "koi_vet_stat", "koi_vet_date"]
+                             "koi_score", "koi_period", "koi_time0bk", "koi_duration", "koi_depth", "ra", "dec",
+                             "koi_vet_stat", "koi_vet_date"]
     kepler10 = _tap(standins, "select kepid, kepoi_name, kepler_name, koi_disposition from cumulative "
                               "where kepoi_name like 'K00072%' order by kepoi_name").text.splitlines()
     assert kepler10 == ["kepid,kepoi_name,kepler_name,koi_disposition", "11904151,K00072.01,Kepler-10 b,CONFIRMED",
@@ -1088,7 +1101,8 @@ def test_tap_toi_table(standins):
     rows = _tap(standins, "select * from toi", "json").json()
     assert len(rows) == sum(1 for h in universe.hosts_of("TESS") for p in h.planets if p.designation)
     assert list(rows[0]) == ["rowid", "toi", "toipfx", "tid", "ctoi_alias", "pl_pnum", "tfopwg_disp", "ra", "dec",
-                             "pl_orbper", "toi_created", "rowupdate", "release_date"]
+                             "pl_orbper", "pl_tranmid", "pl_trandurh", "pl_trandep", "toi_created", "rowupdate",
+                             "release_date"]
     pi_men = _tap(standins, "select toi, toipfx, tid, ctoi_alias, tfopwg_disp, rowupdate from toi where toipfx = 144",
                   "json").json()
     assert pi_men == [{"toi": 144.01, "toipfx": 144, "tid": 261136679, "ctoi_alias": 261136679.01,
@@ -1114,6 +1128,267 @@ def test_tap_pscomppars_has_every_confirmed_planet(standins):
                       {"pl_name": "pi Men c", "tic_id": "TIC 261136679"}]
     assert all(r["tic_id"].startswith("TIC ") for r in rows)
     assert {r["disc_facility"] for r in rows if r["hostname"].startswith("Kepler-")} == {"Kepler"}
+
+
+# --- ephemerides: the archive's rows, and transits planted where they say ----------------------------------------
+
+BKJD, BTJD = 2454833.0, 2457000.0  # BJD of Kepler's and TESS's time zeros
+
+
+def _good_pdcsap(content: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """TIME and PDCSAP_FLUX of the cadences that have both."""
+    with fits.open(io.BytesIO(content)) as hdus:
+        table = hdus["LIGHTCURVE"].data
+        time, flux = table["TIME"].astype(float), table["PDCSAP_FLUX"].astype(float)
+    good = np.isfinite(time) & np.isfinite(flux)
+    return time[good], flux[good]
+
+
+def _dip_ppm(time: np.ndarray, flux: np.ndarray, centres: np.ndarray, duration_days: float) -> float:
+    """The median depth (ppm) of the flat bottoms around ``centres``, each against a quadratic through the cadences
+    just outside it (0.6 to 2.5 durations away): the file's level and the star's variability divided out."""
+    ratios: list[float] = []
+    for centre in centres:
+        offset = time - centre
+        outside = (np.abs(offset) > 0.6 * duration_days) & (np.abs(offset) < 2.5 * duration_days)
+        bottom = np.abs(offset) < 0.35 * duration_days
+        if outside.sum() >= 4 and bottom.any():
+            fit = np.polyfit(offset[outside], flux[outside], 2)
+            ratios += list(flux[bottom] / np.polyval(fit, offset[bottom]))
+    assert ratios, "no transit with cadences around it"
+    return 1e6 * (1.0 - float(np.median(ratios)))
+
+
+def test_real_planets_carry_the_archives_ephemerides():
+    universe = build_universe(1, kepler_hosts=4, tess_hosts=4)
+    ten_b, ten_c = universe.host_by_name("Kepler-10").planets
+    assert (ten_b.period, ten_b.epoch_bjd - BKJD, ten_b.duration_hours, ten_b.depth_ppm) == pytest.approx(
+        (0.837491225, 131.574858, 1.796, 190.4))
+    assert (ten_c.period, ten_c.epoch_bjd - BKJD, ten_c.duration_hours, ten_c.depth_ppm) == pytest.approx(
+        (45.29422297, 138.678725, 6.83, 477.1))
+    kepler_22_b, koi_6 = universe.host_by_name("Kepler-22").planets[0], universe.host_by_name("KOI-6").planets[0]
+    assert (kepler_22_b.period, kepler_22_b.epoch_bjd - BKJD) == pytest.approx((289.864067, 133.69719))
+    assert koi_6.eclipsing_binary and not kepler_22_b.eclipsing_binary
+    pi_men_c, pi_men_b = universe.host_by_name("pi Men").planets
+    assert (pi_men_c.period, pi_men_c.epoch_bjd, pi_men_c.duration_hours, pi_men_c.depth_ppm) == (
+        6.267832, 2460011.550653, 2.789, 321.0)
+    assert not pi_men_b.has_ephemeris and Transit.of(pi_men_b) is None  # found by radial velocities: no transit
+    lhs_3844_b = universe.host_by_name("LHS 3844").planets[0]
+    assert (lhs_3844_b.epoch_bjd, lhs_3844_b.duration_hours, lhs_3844_b.depth_ppm) == (2459036.323679, 0.5588, 4489.9)
+    assert all(p.eclipsing_binary == (p.disposition in ("FALSE POSITIVE", "FP")) for h in universe.hosts
+               for p in h.planets)
+
+
+def test_drawn_ephemerides_are_plausible_and_exactly_one_object_per_mission_lacks_one():
+    universe = build_universe(20)
+    real = {*missions_kepler.REAL_EPHEMERIDES, *missions_tess.REAL_EPHEMERIDES}
+    for host in universe.hosts:
+        for planet in (p for p in host.planets if p.designation not in real and p.duration_hours):
+            assert 300 <= planet.depth_ppm <= 10000 and planet.duration_hours <= 6, planet
+            assert planet.duration_hours / 24 < 0.1 * planet.period, planet
+    assert universe.hosts[0].planets == build_universe(20).hosts[0].planets  # deterministic
+    lacking = {m: [p for h in universe.hosts_of(m) for p in h.planets if not p.has_ephemeris and p.duration_hours]
+               for m in MISSIONS}
+    assert lacking == {"K2": [universe.hosts_of("K2")[missions_k2.NO_EPHEMERIS_HOST].planets[0]],
+                       "Kepler": [universe.host_by_name("Kepler-1700").planets[0]],
+                       "TESS": [universe.host_by_name("TOI-4455").planets[0]]}
+    assert (lacking["Kepler"][0].designation, lacking["TESS"][0].designation) == (
+        missions_kepler.NO_EPHEMERIS, missions_tess.NO_EPHEMERIS)
+    k2 = universe.hosts_of("K2")
+    assert k2[missions_k2.EPOCH_ONLY_IN_OTHER_SOLUTION_HOST].planets[0].default_lacks_epoch
+    assert [h.planets[0].other_solution for h in k2[:5]] == [True, False, True, False, True]
+
+
+def test_kepler_10_shows_its_transits_at_the_archive_ephemeris_with_the_archive_depth():
+    universe = build_universe(1, kepler_hosts=1, tess_hosts=0, field_stars=False)  # files of real size
+    host = universe.host_by_name("Kepler-10")
+    quarter_3 = next(f for f in host.light_curves() if f.unit == 3)
+    time, flux = _good_pdcsap(universe.fits_bytes(quarter_3))
+    for planet, count in zip(host.planets, (100, 2), strict=True):
+        centres = transit_times(planet, time[0], time[-1], "BKJD")
+        assert len(centres) >= count and transit_times(planet, time[0], time[-1], "BKJD", secondary=True).size == 0
+        assert _dip_ppm(time, flux, centres, planet.duration_hours / 24) == pytest.approx(planet.depth_ppm, rel=0.1)
+    b = host.planets[0]
+    half_way = transit_times(b, time[0], time[-1] - b.period, "BKJD") + b.period / 2
+    assert abs(_dip_ppm(time, flux, half_way, b.duration_hours / 24)) < 0.2 * b.depth_ppm  # no dip between
+
+
+def test_tess_and_k2_light_curves_show_their_planets_transits():
+    universe = build_universe(1, kepler_hosts=0, tess_hosts=2, field_stars=False)
+    lhs = universe.host_by_name("LHS 3844")
+    planet = lhs.planets[0]
+    for file in lhs.light_curves():
+        time, flux = _good_pdcsap(universe.fits_bytes(file))
+        centres = transit_times(planet, time[0], time[-1], "BTJD")
+        assert _dip_ppm(time, flux, centres, planet.duration_hours / 24) == pytest.approx(planet.depth_ppm, rel=0.1)
+    k2_host = universe.hosts_of("K2")[0]
+    checked = 0
+    for file in k2_host.light_curves():
+        time, flux = _good_pdcsap(universe.fits_bytes(file))
+        for planet in k2_host.planets:
+            centres = transit_times(planet, time[0], time[-1], "BKJD")
+            if planet.depth_ppm >= 1000 and len(centres) >= 3:
+                assert _dip_ppm(time, flux, centres, planet.duration_hours / 24) == pytest.approx(
+                    planet.depth_ppm, rel=0.1), planet
+                checked += 1
+    assert checked
+
+
+def test_real_k2_stars_follow_the_generated_hosts_only_when_asked_for():
+    plain = build_universe(8, unknown_to_mast=1, kepler_hosts=0, tess_hosts=0)
+    real = build_universe(8, unknown_to_mast=1, kepler_hosts=0, tess_hosts=0, real_k2=True)
+    generated = len(plain.hosts)
+    assert real.hosts[:generated] == plain.hosts  # ids, names, files, draws: as without them
+    assert real.observations[:len(plain.observations)] == plain.observations
+    assert [h.hostname for h in real.hosts[generated:]] == [s.hostname for s in missions_k2.REAL_STARS]
+    k2_18, k2_3 = real.host_by_name("K2-18"), real.host_by_name("K2-3")
+    assert (k2_18.target_id, k2_3.target_id, k2_18.units, k2_3.units) == (201912552, 201367065, (1,), (1,))
+    assert k2_18.files[0].key == "k2/public/lightcurves/c1/201900000/12000/ktwo201912552-c01_llc.fits"
+    assert real.file_by_uri(k2_18.files[0].data_uri) is k2_18.files[0]
+    assert [p.pl_name for p in k2_3.planets] == ["K2-3 b", "K2-3 c", "K2-3 d"]
+    obsids = [o.obsid for o in real.observations]
+    assert len(set(obsids)) == len(obsids)
+    columns = [name for name, _ in K2PANDC_COLUMNS]
+    rows = {r["pl_name"]: r for r in (dict(zip(columns, row, strict=True)) for row in k2pandc_rows(real))}
+    for planet in (*k2_18.planets, *k2_3.planets):
+        row = rows[planet.pl_name]
+        assert (row["default_flag"], row["disposition"], row["k2_campaigns"], row["pl_tsystemref"]) == (
+            1, "CONFIRMED", "1", "BJD_TDB")
+        assert (row["pl_orbper"], row["pl_tranmid"], row["pl_trandur"]) == (
+            planet.period, planet.epoch_bjd, planet.duration_hours)
+        assert row["pl_trandep"] == pytest.approx(planet.depth_ppm / 1e4)  # percent
+    assert rows["K2-18 b"]["epic_hostname"] == "EPIC 201912552"
+    assert Standins(n_hosts=1, kepler_hosts=0, tess_hosts=0, real_k2=True).universe.host_by_name("K2-3").planets
+
+
+def test_real_k2_stars_refuse_a_universe_whose_generated_hosts_took_their_names():
+    def k2_names(seed: int) -> set[str]:
+        return {h.hostname for h in build_universe(20, seed=seed, kepler_hosts=0, tess_hosts=0).hosts}
+
+    seed = next(s for s in range(1, 100) if k2_names(s) & {"K2-3", "K2-18"})
+    with pytest.raises(ValueError, match="K2-"):
+        build_universe(20, seed=seed, kepler_hosts=0, tess_hosts=0, real_k2=True)
+
+
+def test_k2_18_shows_k2_18_b_at_the_archive_ephemeris_with_the_archive_depth():
+    universe = build_universe(0, kepler_hosts=0, tess_hosts=0, field_stars=False, real_k2=True)  # files of real size
+    host = universe.host_by_name("K2-18")
+    planet = host.planets[0]
+    assert (planet.pl_name, planet.period, planet.epoch_bjd, planet.duration_hours, planet.depth_ppm) == (
+        "K2-18 b", 32.9418, 2456836.1719, 2.306, 2672.9)  # missions_k2.REAL_STARS: the archive's values
+    time, flux = _good_pdcsap(universe.fits_bytes(host.light_curves()[0]))
+    centres = transit_times(planet, time[0], time[-1], "BKJD")
+    assert len(centres) >= 2
+    assert _dip_ppm(time, flux, centres, planet.duration_hours / 24) == pytest.approx(planet.depth_ppm, rel=0.1)
+    half_way = transit_times(planet, time[0], time[-1] - planet.period, "BKJD") + planet.period / 2
+    assert abs(_dip_ppm(time, flux, half_way, planet.duration_hours / 24)) < 0.2 * planet.depth_ppm  # none between
+    k2_3 = universe.host_by_name("K2-3")
+    b = k2_3.planets[0]
+    time, flux = _good_pdcsap(universe.fits_bytes(k2_3.light_curves()[0]))
+    centres = transit_times(b, time[0], time[-1], "BKJD")
+    assert len(centres) >= 5
+    assert _dip_ppm(time, flux, centres, b.duration_hours / 24) == pytest.approx(b.depth_ppm, rel=0.1)
+
+
+def test_a_false_positive_is_an_eclipsing_binary_with_odd_even_depths_and_a_secondary():
+    binary = Transit(period_days=2.7, epoch_bjd=BKJD + 172.3, duration_hours=3.0, depth_ppm=6000.0,
+                     eclipsing_binary=True)
+    time, flux = _good_pdcsap(make_kepler_llc_fits(3248033, 3, 4370, 0, transits=(binary,)))
+    centres = transit_times(binary, time[0], time[-1], "BKJD")
+    numbers = np.array([transit_number(binary, c, "BKJD") for c in centres])
+    assert transit_number(binary, 172.3, "BKJD") == 1 and transit_number(binary, 175.0, "BKJD") == 2
+    odd = _dip_ppm(time, flux, centres[numbers % 2 == 1], 3.0 / 24)
+    even = _dip_ppm(time, flux, centres[numbers % 2 == 0], 3.0 / 24)
+    secondary = _dip_ppm(time, flux, transit_times(binary, time[0], time[-1], "BKJD", secondary=True), 3.0 / 24)
+    assert odd == pytest.approx(planted_depth_ppm(binary, 1), rel=0.1) and planted_depth_ppm(binary, 1) == 6000
+    assert even == pytest.approx(planted_depth_ppm(binary, 2), rel=0.1) and even < 0.7 * odd
+    assert secondary == pytest.approx(planted_depth_ppm(binary, secondary=True), rel=0.1) and secondary > 1000
+    planet = Transit(2.7, BKJD + 172.3, 3.0, 6000.0)
+    time, flux = _good_pdcsap(make_kepler_llc_fits(3248033, 3, 4370, 0, transits=(planet,)))
+    assert abs(_dip_ppm(time, flux, centres + 2.7 / 2, 3.0 / 24)) < 100  # a planet: no secondary
+
+
+def test_every_file_carries_its_stars_variability_on_a_level_of_its_own():
+    universe = build_universe(1, kepler_hosts=1, tess_hosts=0, field_stars=False)
+    host = universe.host_by_name("Kepler-10")
+    levels = set()
+    for file in host.light_curves():
+        time, flux = _good_pdcsap(universe.fits_bytes(file))
+        star = stellar_variability(universe.seed, host.target_id, time) * transit_model(
+            transits_of(host.planets), time, "BKJD")
+        assert np.std(flux / np.median(flux)) > 1e-3  # the variability, far above the noise
+        rest = flux / star
+        assert np.std(rest / np.median(rest)) < 1.5e-4  # what is left is the noise (1e-4)
+        levels.add(round(float(np.median(rest))))
+    assert len(levels) == len(host.light_curves())
+
+
+def test_tap_serves_the_ephemerides_in_each_tables_columns_and_units(standins):
+    universe = standins.universe
+    kepler_10 = _tap(standins, "select kepoi_name, koi_period, koi_time0bk, koi_duration, koi_depth from cumulative "
+                               "where kepid = 11904151 order by kepoi_name", "json").json()
+    assert kepler_10[0] == {"kepoi_name": "K00072.01", "koi_period": 0.837491225, "koi_time0bk": 131.574858,
+                            "koi_duration": 1.796, "koi_depth": 190.4}  # BKJD, hours, ppm
+    pi_men_c = _tap(standins, "select pl_orbper, pl_tranmid, pl_trandurh, pl_trandep from toi where toi = 144.01",
+                    "json").json()
+    assert pi_men_c == [{"pl_orbper": 6.267832, "pl_tranmid": 2460011.550653, "pl_trandurh": 2.789,
+                         "pl_trandep": 321.0}]  # BJD, hours, ppm
+    rows = _tap(standins, "select * from k2pandc", "json").json()
+    for planet in (p for h in universe.hosts_of("K2") for p in h.planets if not p.default_lacks_epoch):
+        default = next(r for r in rows if r["pl_name"] == planet.pl_name and r["default_flag"] == 1)
+        assert (default["pl_orbper"], default["pl_tranmid"], default["pl_trandur"]) == (
+            planet.period, planet.epoch_bjd, planet.duration_hours)
+        assert default["pl_trandep"] == pytest.approx(planet.depth_ppm / 1e4)  # percent
+        assert default["pl_tsystemref"] == ("BJD_TDB" if planet.has_ephemeris else None)
+    assert all(2.456e6 < r["pl_tranmid"] < 2.459e6 for r in rows if r["pl_tranmid"] is not None)  # K2's years
+    koi, toi = missions_kepler.NO_EPHEMERIS, missions_tess.NO_EPHEMERIS
+    missing = [_tap(standins, query).text.splitlines()[1] for query in (
+        f"select kepoi_name, koi_time0bk, koi_period from cumulative where kepoi_name = '{koi}'",
+        f"select toi, pl_tranmid, pl_orbper from toi where toi = {toi}")]
+    assert [line.split(",")[:2] for line in missing] == [[koi, ""], [toi, ""]]  # an empty cell
+
+
+def test_k2pandc_has_second_solutions_one_holding_the_only_epoch(standins):
+    k2 = standins.universe.hosts_of("K2")
+
+    def solutions(planet) -> list[dict]:  # noqa: ANN001
+        return _tap(standins, "select default_flag, pl_orbper, pl_tranmid, pl_trandur, pl_trandep from k2pandc "
+                              f"where pl_name = '{planet.pl_name}' order by default_flag desc", "json").json()
+
+    lacking = k2[missions_k2.NO_EPHEMERIS_HOST].planets[0]
+    assert [(r["default_flag"], r["pl_tranmid"]) for r in solutions(lacking)] == [(1, None)]
+    only_other = k2[missions_k2.EPOCH_ONLY_IN_OTHER_SOLUTION_HOST].planets[0]
+    default, other = solutions(only_other)
+    assert (default["default_flag"], default["pl_tranmid"]) == (1, None)
+    assert (other["default_flag"], other["pl_tranmid"], other["pl_orbper"], other["pl_trandur"]) == (
+        0, only_other.epoch_bjd, only_other.period, only_other.duration_hours)  # what its light curves carry
+    two = k2[0].planets[0]
+    default, other = solutions(two)
+    assert (default["default_flag"], other["default_flag"], default["pl_tranmid"]) == (1, 0, two.epoch_bjd)
+    assert 0 < abs(other["pl_tranmid"] - default["pl_tranmid"]) < 0.01
+    assert other["pl_orbper"] == pytest.approx(default["pl_orbper"], rel=1e-4)
+    assert other["pl_orbper"] != default["pl_orbper"]
+    assert len(solutions(k2[1].planets[-1])) == 1
+
+
+def test_tap_dr24_tce_table_labels_every_koi_and_the_extra_tces(standins):
+    universe = standins.universe
+    rows = _tap(standins, "select * from q1_q17_dr24_tce", "json").json()
+    assert list(rows[0]) == ["kepid", "tce_plnt_num", "tce_period", "tce_time0bk", "tce_duration", "tce_depth",
+                             "av_training_set"]
+    labels = {"CONFIRMED": "PC", "CANDIDATE": "PC", "FALSE POSITIVE": "AFP"}
+    expected = [(h.target_id, n, p.period, None if p.epoch_bjd is None else round(p.epoch_bjd - BKJD, 7),
+                 labels[p.disposition]) for h in universe.hosts_of("Kepler") for n, p in enumerate(h.planets, 1)]
+    kois = [(r["kepid"], r["tce_plnt_num"], r["tce_period"], r["tce_time0bk"], r["av_training_set"]) for r in rows
+            if r["av_training_set"] in ("PC", "AFP")]
+    assert sorted(kois, key=str) == sorted(expected, key=str)
+    extras = {(r["kepid"], r["tce_plnt_num"], r["av_training_set"]) for r in rows if r["av_training_set"] in (
+        "NTP", "UNK")}
+    assert extras == {(11904151, 3, "NTP"), (10593626, 2, "UNK")}
+    assert {t.av_training_set for t in missions_kepler.EXTRA_TCES} == {"NTP", "UNK"}
+    assert {r["av_training_set"] for r in rows} == {"PC", "AFP", "NTP", "UNK"}
+    label_of = _tap(standins, "select av_training_set from q1_q17_dr24_tce where kepid = 3248033").text
+    assert label_of.splitlines() == ["av_training_set", "AFP"]  # KOI-6.01, a false positive
 
 
 # --- Kepler and TESS: S3 and the CLI -----------------------------------------------------------

@@ -29,7 +29,7 @@ def test_labels_follow_the_mapping(mission: str, disposition: str, label: int | 
 
 
 @pytest.mark.parametrize(("mission", "disposition"), [
-    ("TESS", "CONFIRMED"), ("Kepler", "PC"), ("K2", "KP"), ("TESS", "MAYBE"), ("Kepler", ""),
+    ("TESS", "CONFIRMED"), ("K2", "PC"), ("K2", "KP"), ("TESS", "MAYBE"), ("Kepler", ""),
 ])
 def test_an_unknown_disposition_is_an_error_naming_it(mission: str, disposition: str):
     with pytest.raises(InvalidInputError) as raised:
@@ -78,3 +78,11 @@ def test_an_empty_target_id_is_an_error():
     with pytest.raises(InvalidInputError) as raised:
         split_of("TESS", " ")
     assert raised.value.field == "target_id"
+
+
+def test_every_table_labels_each_of_its_dispositions():
+    from lightcurve_ingest.domain.missions import MISSIONS
+
+    for mission in MISSIONS.values():
+        for source in mission.object_sources.values():
+            assert sorted(word for word, _ in source.table.labels) == sorted(source.table.dispositions), source.table

@@ -24,6 +24,7 @@ SOURCE_BUCKET = "stpubdata"
 SOURCE_REGION = "us-east-1"
 
 CATALOG_DIR = "_catalog"
+TRAINING_DIR = "_training"  # <destination>/_training/views and /series (Delta tables), /export (.npz snapshots)
 # Catalog upkeep (benchmarks/README.md, "Catalog commits"): every CATALOG_COMPACT_EVERY table versions a commit
 # also compacts the small files of the batches into larger ones and deletes files that no version newer than
 # CATALOG_VACUUM_RETENTION_HOURS still uses (a reader older than that may fail and is retried).

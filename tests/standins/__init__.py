@@ -23,15 +23,16 @@ __all__ = ["MastPortalStandin", "S3Standin", "Standins", "TapStandin", "Universe
 class Standins:
     """Start the three stand-ins over one Universe (built here unless given); stop them on exit.
 
-    ``fits_rows`` None: light curves of real sizes; a number: that many rows (see :func:`build_universe`)."""
+    ``fits_rows`` None: light curves of real sizes; a number: that many rows; ``real_k2``: the real K2 stars after the
+    generated K2 hosts (see :func:`build_universe`)."""
 
     def __init__(self, universe: Universe | None = None, *, n_hosts: int = 20, seed: int = 0,
                  fits_rows: int | None = None, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
                  tess_hosts: int | None = None, mast_latency_s: float = 0.0, tap_latency_s: float = 0.0,
-                 s3_latency_s: float = 0.0) -> None:
+                 s3_latency_s: float = 0.0, real_k2: bool = False) -> None:
         self.universe = universe or build_universe(n_hosts, seed=seed, fits_rows=fits_rows,
                                                    unknown_to_mast=unknown_to_mast, kepler_hosts=kepler_hosts,
-                                                   tess_hosts=tess_hosts)
+                                                   tess_hosts=tess_hosts, real_k2=real_k2)
         self._latencies = (mast_latency_s, tap_latency_s, s3_latency_s)
         self.mast: MastPortalStandin | None = None
         self.tap: TapStandin | None = None

@@ -15,9 +15,17 @@ Size: a row is 100 bytes and the headers are the templates', so 4,000 K2 rows gi
 20,000 rows 2.0 MB, as MAST's do. :func:`llc_size` (K2), :func:`kepler_llc_size` and :func:`tess_lc_size` give a
 file's length without building it.
 
+The flux is that of a star: every file has a level of its own (as the segments of real light curves do), a
+variability of two sinusoids (0.3-0.6 % in all, periods of 8-30 days; the same star varies alike in all its files:
+:func:`stellar_variability`) and the transits of the host's planets (:class:`Transit`) at their archive
+ephemerides: trapezoids (ingress and egress 15 % of the duration each, a flat bottom) of the listed depth, where
+:func:`transit_times` says; a false positive is an eclipsing binary, its even-numbered eclipses shallower than its
+odd ones and a secondary eclipse at phase 0.5 (:func:`planted_depth_ppm`). Variability and transits draw nothing
+from a file's own random generator: its flags, noise and other columns are those of a file without them.
+
 With ``planted=True`` the flux also carries a sinusoid of period :func:`planted_period_days` (1 % deep, far
-above the noise) on every cadence: the quick-look periodogram must find it among the good ones. Nothing else in
-the file changes.
+above the noise and the variability) on every cadence: the quick-look periodogram must find it among the good
+ones. Nothing else in the file changes.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from astropy.io import fits
 
 from ..real_fits import K2_C13, KEPLER_90_Q3, TESS_S41, RealFile
 from .layouts import K2_LLC, KEPLER_LLC, KEPLER_LONG_CADENCE_DAYS, TESS_SPOC_LC, Column, Layout
+from .records import EB_EVEN_DEPTH_RATIO, EB_SECONDARY_DEPTH_RATIO, Planet
 from .timeline import KEPLER_BJD_OFFSET, MJD_TO_JD, TESS_BJD_OFFSET, quarter_mjd, sector_mjd
 
 LONG_CADENCE_DAYS = KEPLER_LONG_CADENCE_DAYS  # 29.4 minutes
@@ -48,12 +57,118 @@ _TESS_CADENCE_EPOCH = 1227.46
 _KEPLER_MODULES = (2, 3, 4, *range(6, 21), 22, 23, 24)  # the 21 science modules, 4 outputs (channels) each
 _FORMATS = {"D": ">f8", "E": ">f4", "J": ">i4"}
 _MJD_ZERO = datetime(1858, 11, 17)
+_TIME_OFFSETS = {"BKJD": KEPLER_BJD_OFFSET, "BTJD": TESS_BJD_OFFSET}  # BJD of a file time's zero
+_SYSTEMS = {"K2": "BKJD", "Kepler": "BKJD", "TESS": "BTJD"}
+INGRESS_FRACTION = 0.15  # of a transit's duration, and as much for the egress
+_VARIABILITY_STREAM = 57_885  # seeds a star's variability (with the universe's seed and its id), apart from files
 
 
 def planted_period_days(target_id: int, unit: int, cadence_days: float) -> float:
     """The period of the sinusoid in a planted file: 20.38 to 49.38 cadences, so that even a 200-row file holds 4
     cycles; not a whole number of cadences, so that the samples do not repeat the same few phases."""
     return cadence_days * (20.382 + (target_id * 7 + unit) % 30)
+
+
+def k2_campaign_start_bkjd(campaign: int) -> float:
+    """TIME of a K2 file's first cadence (BKJD); a split campaign's halves (91, 92) start with their campaign (9)."""
+    return 1940.0 + 85.0 * (campaign if campaign < 90 else campaign // 10)
+
+
+# --- the star: variability and transits ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Transit:
+    """A periodic dip planted in a host's light curves: a planet's transits, or an eclipsing binary's eclipses."""
+
+    period_days: float
+    epoch_bjd: float  # mid-transit of transit number 1 (BJD_TDB)
+    duration_hours: float  # first to last contact
+    depth_ppm: float  # of the flat bottom (an eclipsing binary: of its odd-numbered primary eclipses)
+    eclipsing_binary: bool = False
+
+    @classmethod
+    def of(cls, planet: Planet) -> Transit | None:
+        """The planet's transits at its archive ephemeris; None if it has none (nothing is planted)."""
+        if planet.epoch_bjd is None or planet.period <= 0 or planet.duration_hours <= 0:
+            return None
+        return cls(planet.period, planet.epoch_bjd, planet.duration_hours, planet.depth_ppm, planet.eclipsing_binary)
+
+
+def transits_of(planets: tuple[Planet, ...]) -> tuple[Transit, ...]:
+    """What a host's light curves carry: the transits of those of its planets that have an ephemeris."""
+    return tuple(t for t in (Transit.of(p) for p in planets) if t is not None)
+
+
+def _as_transit(transit: Transit | Planet) -> Transit:
+    found = transit if isinstance(transit, Transit) else Transit.of(transit)
+    if found is None:
+        raise ValueError(f"{transit.pl_name} has no ephemeris: nothing is planted for it")
+    return found
+
+
+def transit_times(transit: Transit | Planet, start: float, end: float, system: str = "BKJD",
+                  secondary: bool = False) -> np.ndarray:
+    """Mid-times, in ``system`` ("BKJD" for Kepler and K2, "BTJD" for TESS), of the planted transits (or, with
+    ``secondary``, of an eclipsing binary's secondary eclipses; a planet has none) from ``start`` to ``end``."""
+    transit = _as_transit(transit)
+    if secondary and not transit.eclipsing_binary:
+        return np.empty(0)
+    epoch = transit.epoch_bjd - _TIME_OFFSETS[system] + (0.5 * transit.period_days if secondary else 0.0)
+    first, last = math.ceil((start - epoch) / transit.period_days), math.floor((end - epoch) / transit.period_days)
+    return epoch + transit.period_days * np.arange(first, last + 1, dtype=np.float64)
+
+
+def transit_number(transit: Transit | Planet, time: float, system: str = "BKJD") -> int:
+    """The number of the transit nearest ``time``: 1 at the epoch, 2 a period later, 0 a period before."""
+    transit = _as_transit(transit)
+    return 1 + round((time - (transit.epoch_bjd - _TIME_OFFSETS[system])) / transit.period_days)
+
+
+def planted_depth_ppm(transit: Transit | Planet, number: int = 1, secondary: bool = False) -> float:
+    """The depth planted for transit ``number`` (see :func:`transit_number`): the listed one, but for an eclipsing
+    binary ``EB_EVEN_DEPTH_RATIO`` of it on even numbers and ``EB_SECONDARY_DEPTH_RATIO`` of it for a secondary."""
+    transit = _as_transit(transit)
+    if not transit.eclipsing_binary:
+        return 0.0 if secondary else transit.depth_ppm
+    if secondary:
+        return EB_SECONDARY_DEPTH_RATIO * transit.depth_ppm
+    return transit.depth_ppm * (EB_EVEN_DEPTH_RATIO if number % 2 == 0 else 1.0)
+
+
+def transit_model(transits: tuple[Transit, ...], time: np.ndarray, system: str = "BKJD") -> np.ndarray:
+    """The fraction of the star's light left at each ``time`` (1 outside every transit)."""
+    model = np.ones_like(time, dtype=np.float64)
+    for transit in transits:
+        epoch = transit.epoch_bjd - _TIME_OFFSETS[system]
+        period, duration = transit.period_days, transit.duration_hours / 24.0
+        cycles = (time - epoch) / period
+        number = 1 + np.rint(cycles)
+        depth = np.where(number % 2 == 0, planted_depth_ppm(transit, 2), planted_depth_ppm(transit, 1))
+        model -= 1e-6 * depth * _trapezoid((cycles - np.rint(cycles)) * period, duration)
+        if transit.eclipsing_binary:
+            half = cycles - 0.5
+            model -= 1e-6 * planted_depth_ppm(transit, secondary=True) * _trapezoid(
+                (half - np.rint(half)) * period, duration)
+    return model
+
+
+def _trapezoid(offset: np.ndarray, duration: float) -> np.ndarray:
+    """1 on the flat bottom, 0 outside the transit, linear in between; ``offset`` from mid-transit (days)."""
+    ramp = INGRESS_FRACTION * duration
+    return np.clip((duration / 2 - np.abs(offset)) / ramp, 0.0, 1.0)
+
+
+def stellar_variability(seed: int, target_id: int, time: np.ndarray) -> np.ndarray:
+    """The star's own variability at each ``time`` (a factor around 1): two sinusoids of 0.2-0.4 % and 0.1-0.2 %,
+    periods of 8-30 days (spots rotating with the star, as the planet hosts' rotation periods go), drawn for the
+    star from a generator of its own (the same in all its files). Ten to a hundred times a shallow transit's depth
+    and changing within days: a trend fitted without the transits masked, or straight across a long gap, bends
+    into the transits."""
+    rng = np.random.default_rng([seed, target_id, _VARIABILITY_STREAM])
+    amplitudes = (rng.uniform(0.002, 0.004), rng.uniform(0.001, 0.002))
+    periods, phases = rng.uniform(8.0, 30.0, 2), rng.uniform(0.0, 2.0 * np.pi, 2)
+    return 1.0 + sum(a * np.sin(2.0 * np.pi * time / p + f)
+                     for a, p, f in zip(amplitudes, periods, phases, strict=True))
 
 
 # --- quality flags ------------------------------------------------------------------------------------------
@@ -172,16 +287,19 @@ class _Target:
     start: float  # first cadence, in the file's time system (BKJD or BTJD)
     cadence_days: float
     primary: Mapping[str, object]  # the mission's own primary keywords: unit, detector, magnitude
+    seed: int = 0  # the universe's: with the target id, it seeds the star's variability
+    transits: tuple[Transit, ...] = ()  # the host's planets' (or eclipsing binary's) transits
 
 
 def make_llc_fits(epic_id: int, campaign: int, rows: int, seed: int, planted: bool = False,
-                  ra: float = 0.0, dec: float = 0.0) -> bytes:
-    """Return the bytes of a K2 LLC file; the same inputs give the same bytes."""
+                  ra: float = 0.0, dec: float = 0.0, transits: tuple[Transit, ...] = ()) -> bytes:
+    """Return the bytes of a K2 LLC file (TIME in BJD - 2454833) with ``transits``; the same inputs give the same
+    bytes."""
     rng = np.random.default_rng([seed, epic_id, campaign])
     channel = 1 + (epic_id + campaign) % 84
-    target = _Target("K2", epic_id, ra, dec, 1940.0 + 85.0 * (campaign if campaign < 90 else campaign // 10),
+    target = _Target("K2", epic_id, ra, dec, k2_campaign_start_bkjd(campaign),
                      LONG_CADENCE_DAYS, {"CAMPAIGN": campaign, **_kepler_detector(channel),
-                                         "KEPMAG": round(9.0 + (epic_id % 700) / 100.0, 3)})
+                                         "KEPMAG": round(9.0 + (epic_id % 700) / 100.0, 3)}, seed, transits)
     split = campaign > 90  # C91/C92, C101/C102, C111/C112: the genuine C102 file has a gap of 685 cadences
     flags = _K2_FLAGS.with_runs(_K2_SPLIT_CAMPAIGN_GAP) if split else _K2_FLAGS
     period = planted_period_days(epic_id, campaign, LONG_CADENCE_DAYS) if planted else None
@@ -194,8 +312,9 @@ def llc_size(rows: int) -> int:
 
 
 def make_kepler_llc_fits(kic: int, quarter: int, rows: int, seed: int, planted: bool = False,
-                         ra: float = 0.0, dec: float = 0.0, first_cadence: int = 0) -> bytes:
-    """Return the bytes of a Kepler long-cadence file of one quarter (TIME in BJD - 2454833).
+                         ra: float = 0.0, dec: float = 0.0, first_cadence: int = 0,
+                         transits: tuple[Transit, ...] = ()) -> bytes:
+    """Return the bytes of a Kepler long-cadence file of one quarter (TIME in BJD - 2454833) with ``transits``.
 
     ``first_cadence``: the file starts that many cadences into the quarter (the second file of a quarter cut in
     two, as Q4 was).
@@ -208,7 +327,7 @@ def make_kepler_llc_fits(kic: int, quarter: int, rows: int, seed: int, planted: 
              + first_cadence * LONG_CADENCE_DAYS)
     target = _Target("Kepler", kic, ra, dec, start, LONG_CADENCE_DAYS,
                      {"QUARTER": quarter, "SEASON": season, "SKYGROUP": skygroup, **_kepler_detector(channel),
-                      "KEPMAG": round(9.0 + (kic % 700) / 100.0, 3)})
+                      "KEPMAG": round(9.0 + (kic % 700) / 100.0, 3)}, seed, transits)
     period = planted_period_days(kic, quarter, LONG_CADENCE_DAYS) if planted else None
     return _build(target, rows, rng, _KEPLER_FLAGS, period)
 
@@ -219,15 +338,17 @@ def kepler_llc_size(rows: int) -> int:
 
 
 def make_tess_lc_fits(tic: int, sector: int, rows: int, seed: int, cadence_s: int = 120,
-                      ra: float = 0.0, dec: float = 0.0, planted: bool = False) -> bytes:
-    """Return the bytes of a TESS SPOC light curve (2-min, or 20-s with ``cadence_s=20``; TIME in BTJD)."""
+                      ra: float = 0.0, dec: float = 0.0, planted: bool = False,
+                      transits: tuple[Transit, ...] = ()) -> bytes:
+    """Return the bytes of a TESS SPOC light curve (2-min, or 20-s with ``cadence_s=20``; TIME in BTJD) with
+    ``transits``."""
     rng = np.random.default_rng([seed, tic, sector, cadence_s])
     camera, ccd = 1 + (tic + sector) % 4, 1 + (tic // 4 + sector) % 4
     cadence_days = cadence_s / 86400.0
     start = sector_mjd(sector)[0] + _FIRST_CADENCE_DAYS + MJD_TO_JD - TESS_BJD_OFFSET
     target = _Target("TESS", tic, ra, dec, start, cadence_days,
                      {"SECTOR": sector, "CAMERA": camera, "CCD": ccd,
-                      "TESSMAG": round(6.0 + (tic % 900) / 100.0, 3)})
+                      "TESSMAG": round(6.0 + (tic % 900) / 100.0, 3)}, seed, transits)
     flags = _TESS_FLAGS.with_runs(*_TESS_STRAY_LIGHT) if camera == 1 else _TESS_FLAGS
     period = planted_period_days(tic, sector, cadence_days) if planted else None
     return _build(target, rows, rng, flags, period)
@@ -306,7 +427,6 @@ def _table(target: _Target, quality: _Quality, corner: tuple[int, int], shape: t
     grid = target.start + target.cadence_days * np.arange(rows, dtype=np.float64)
     base = rng.uniform(1e4, 1e5)
     flux = (base + rng.normal(0.0, base * 1e-4, rows)).astype(np.float32)
-    flux[(grid % 3.3) < 0.1] *= np.float32(0.99)  # transits
 
     def small(scale: float) -> np.ndarray:
         return rng.normal(0.0, scale, rows).astype(np.float32)
@@ -328,6 +448,9 @@ def _table(target: _Target, quality: _Quality, corner: tuple[int, int], shape: t
         table[f"POS_CORR{axis}"] = small(0.05)
     if period is not None:  # after every draw from rng, so the rest of the file is as without it
         flux *= (1.0 + PLANTED_AMPLITUDE * np.sin(2.0 * np.pi * (grid - target.start) / period)).astype(np.float32)
+    star = stellar_variability(target.seed, target.target_id, grid) * transit_model(
+        target.transits, grid, _SYSTEMS[target.mission])
+    flux = (flux * star).astype(np.float32)
     table["PDCSAP_FLUX"] = flux
     table["SAP_FLUX"] = flux * _sap_trend(grid, planted=period is not None)
     for name in table.dtype.names:

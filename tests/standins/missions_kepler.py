@@ -12,12 +12,22 @@ import math
 import random
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .fits_factory import LONG_CADENCE_DAYS, kepler_llc_size
-from .records import Host, LightCurveFile, Observation, Planet, Product, build_hosts, light_curve_rows
-from .timeline import quarter_mjd, quarter_timestamp
+from .records import (
+    Host,
+    LightCurveFile,
+    Observation,
+    Planet,
+    Product,
+    build_hosts,
+    drawn_ephemeris,
+    light_curve_rows,
+    published_ephemeris,
+)
+from .timeline import KEPLER_BJD_OFFSET, quarter_mjd, quarter_timestamp
 
 LC_EXPTIME = 1800.0
 SC_EXPTIME = 60.0
@@ -45,15 +55,46 @@ class _Star:
     quarters: tuple[int, ...] = ()  # its quarters; empty: drawn
 
 
-# Real targets; coordinates and periods rounded (KOI-5 and KOI-6 coordinates approximate).
+# Real targets; coordinates rounded (KOI-5 and KOI-6 coordinates approximate), periods the archive's (below).
 REAL_STARS = (
     # Kepler-10 in the quarters of the genuine Kepler-90 files (tests/fixtures/real_fits): Q4 in two files
     _Star(11904151, 72, "Kepler-10", 285.679380, 50.241310,
-          (("Kepler-10 b", "CONFIRMED", 0.837495), ("Kepler-10 c", "CONFIRMED", 45.294301)), (3, 4, 5)),
-    _Star(10593626, 87, "Kepler-22", 289.217500, 47.884460, (("Kepler-22 b", "CONFIRMED", 289.8623),)),
-    _Star(8554498, 5, "KOI-5", 289.739720, 44.647510, (("KOI-5.01", "CANDIDATE", 4.780328),)),
-    _Star(3248033, 6, "KOI-6", 291.034000, 38.372700, (("KOI-6.01", "FALSE POSITIVE", 1.334104),)),
+          (("Kepler-10 b", "CONFIRMED", 0.837491225), ("Kepler-10 c", "CONFIRMED", 45.29422297)), (3, 4, 5)),
+    _Star(10593626, 87, "Kepler-22", 289.217500, 47.884460, (("Kepler-22 b", "CONFIRMED", 289.864067),)),
+    _Star(8554498, 5, "KOI-5", 289.739720, 44.647510, (("KOI-5.01", "CANDIDATE", 4.780327581),)),
+    _Star(3248033, 6, "KOI-6", 291.034000, 38.372700, (("KOI-6.01", "FALSE POSITIVE", 1.334101467),)),
 )
+# The real KOIs' koi_time0bk (BKJD), koi_duration (hours) and koi_depth (ppm), and their koi_period above, as the
+# NASA Exoplanet Archive's cumulative KOI table gave them in an export of 2019-01-20 (DR25 values; the export is
+# committed as cumulative.csv in github.com/antkak/edakoi at 22141feb402d87636e2d33e9b59a061906fb4c54).
+REAL_EPHEMERIDES: dict[str, tuple[float, float, float]] = {
+    "K00072.01": (131.574858, 1.796, 190.4),  # Kepler-10 b
+    "K00072.02": (138.678725, 6.83, 477.1),  # Kepler-10 c
+    "K00087.01": (133.69719, 7.565, 529.1),  # Kepler-22 b
+    "K00005.01": (132.974086, 2.0253, 960.8),
+    "K00006.01": (133.703081, 2.1033, 120.8),  # a false positive: planted as an eclipsing binary
+}
+# The one KOI whose cumulative row (and DR24 TCE) has no koi_time0bk: the first KOI of the first generated host
+# (Kepler-1700 b, whatever the seed; in any universe of 5 Kepler hosts or more). Nothing is planted for it.
+NO_EPHEMERIS = "K07000.01"
+_GENERATED_EPOCHS_FROM_BKJD = 120.0  # drawn epochs fall within a period after this (real koi_time0bk: 120-140)
+
+
+@dataclass(frozen=True)
+class ExtraTce:
+    """A DR24 TCE that is no KOI: its events are not planted in the light curves."""
+
+    kic: int
+    av_training_set: str  # NTP (not a transiting planet) or UNK (unknown)
+    period: float  # days
+    time0bk: float  # BKJD
+    duration_hours: float
+    depth_ppm: float
+
+
+# q1_q17_dr24_tce rows beside those of the KOIs (stand-in values): an NTP TCE on Kepler-10, an UNK one on Kepler-22.
+EXTRA_TCES = (ExtraTce(11904151, "NTP", 12.345678, 140.2468, 3.21, 85.0),
+              ExtraTce(10593626, "UNK", 7.654321, 135.1357, 2.47, 150.0))
 
 
 def kepler_relative_path(kic: int, filename: str) -> str:
@@ -116,7 +157,23 @@ def build_kepler(n_hosts: int, seed: int, start: date, days: int,
     rng = random.Random(f"kepler-{seed}")
     stars = list(REAL_STARS[:n_hosts]) + _generated_stars(max(0, n_hosts - len(REAL_STARS)), rng)
     obsids = iter(range(9700000000 + seed * 100000, 9800000000))
-    return build_hosts(stars, _build_host, rng, start, days, fits_rows, obsids)
+    hosts, observations = build_hosts(stars, _build_host, rng, start, days, fits_rows, obsids)
+    return _with_ephemerides(hosts, seed), observations
+
+
+def _with_ephemerides(hosts: list[Host], seed: int) -> list[Host]:
+    """Every KOI's ephemeris: the archive's for the real ones, drawn for the others (from a generator of their own,
+    so the hosts, files and bytes are those without)."""
+    rng = random.Random(f"kepler-ephemerides-{seed}")
+    return [replace(host, planets=tuple(_ephemeris(p, rng) for p in host.planets)) for host in hosts]
+
+
+def _ephemeris(planet: Planet, rng: random.Random) -> Planet:
+    if planet.designation in REAL_EPHEMERIDES:
+        time0bk, duration, depth = REAL_EPHEMERIDES[planet.designation]
+        return published_ephemeris(planet, planet.period, round(time0bk + KEPLER_BJD_OFFSET, 6), duration, depth)
+    drawn = drawn_ephemeris(planet, rng, KEPLER_BJD_OFFSET + _GENERATED_EPOCHS_FROM_BKJD)
+    return replace(drawn, epoch_bjd=None) if planet.designation == NO_EPHEMERIS else drawn
 
 
 def _generated_stars(count: int, rng: random.Random) -> list[_Star]:

@@ -10,12 +10,23 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .fits_factory import tess_lc_size
-from .records import Host, LightCurveFile, Observation, Planet, Product, build_hosts, light_curve_rows, mjd
-from .timeline import sector_mjd, sector_timestamp
+from .records import (
+    Host,
+    LightCurveFile,
+    Observation,
+    Planet,
+    Product,
+    build_hosts,
+    drawn_ephemeris,
+    light_curve_rows,
+    mjd,
+    published_ephemeris,
+)
+from .timeline import MJD_TO_JD, sector_mjd, sector_timestamp
 
 LC_EXPTIME = 120.0
 FAST_EXPTIME = 20.0
@@ -40,14 +51,24 @@ class _Star:
 
 
 REAL_STARS = (
-    # pi Men b was found by radial velocities: it has no TOI, only pi Men c (TOI 144.01) transits.
+    # pi Men b was found by radial velocities: it has no TOI and does not transit, only pi Men c (TOI 144.01) does.
     _Star(261136679, 144, "pi Men", 84.291188, -80.469119,
-          (("pi Men c", "CP", 6.26791, "144.01"), ("pi Men b", "CP", 2093.07, ""))),
-    _Star(410153553, 136, "LHS 3844", 340.099013, -69.166435, (("LHS 3844 b", "CP", 0.46293, "136.01"),)),
+          (("pi Men c", "CP", 6.267832, "144.01"), ("pi Men b", "CP", 2093.07, ""))),
+    _Star(410153553, 136, "LHS 3844", 340.099013, -69.166435, (("LHS 3844 b", "CP", 0.462884405, "136.01"),)),
     # Stand-in values, not the real catalog's: a candidate and a false positive for the tests.
     _Star(150151262, 4455, "TOI-4455", 123.456700, -12.345600, (("TOI-4455.01", "PC", 3.1, "4455.01"),)),
     _Star(142748283, 4452, "TOI-4452", 210.987600, 23.456700, (("TOI-4452.01", "FP", 1.7, "4452.01"),)),
 )
+# The real TOIs' epoch (BJD), duration (hours) and depth (ppm), and their period above, from the ExoFOP-TESS TOI
+# list (the archive's toi table is refreshed from it weekly) as committed in github.com/tess-atlas/exofop_data,
+# data/exofop_data.csv at 12f968a75770bf3a6d33b01656da44340eac9861 (2025-10-19); TOIs last updated there 2023-04-04
+# (144.01) and 2020-10-27 (136.01).
+REAL_EPHEMERIDES: dict[str, tuple[float, float, float]] = {
+    "144.01": (2460011.550653, 2.789, 321.0),  # pi Men c
+    "136.01": (2459036.323679, 0.5588, 4489.9),  # LHS 3844 b
+}
+# The one TOI whose toi row has no pl_tranmid (its period, duration and depth are there); nothing is planted for it.
+NO_EPHEMERIS = "4455.01"
 
 
 def key_for_filename(name: str) -> str | None:
@@ -65,7 +86,25 @@ def build_tess(n_hosts: int, seed: int, start: date, days: int,
     rng = random.Random(f"tess-{seed}")
     stars = list(REAL_STARS[:n_hosts]) + _generated_stars(max(0, n_hosts - len(REAL_STARS)), rng)
     obsids = iter(range(9800000000 + seed * 100000, 9900000000))
-    return build_hosts(stars, _build_host, rng, start, days, fits_rows, obsids)
+    hosts, observations = build_hosts(stars, _build_host, rng, start, days, fits_rows, obsids)
+    return _with_ephemerides(hosts, seed), observations
+
+
+def _with_ephemerides(hosts: list[Host], seed: int) -> list[Host]:
+    """Every TOI's ephemeris: the archive's for the real ones, drawn for the others within a period after the start
+    of the host's first sector (from a generator of their own, so the hosts, files and bytes are those without)."""
+    rng = random.Random(f"tess-ephemerides-{seed}")
+    return [replace(host, planets=tuple(_ephemeris(p, rng, min(host.units)) for p in host.planets))
+            for host in hosts]
+
+
+def _ephemeris(planet: Planet, rng: random.Random, first_sector: int) -> Planet:
+    if not planet.designation:  # no TOI (pi Men b): it does not transit
+        return planet
+    if planet.designation in REAL_EPHEMERIDES:
+        return published_ephemeris(planet, planet.period, *REAL_EPHEMERIDES[planet.designation])
+    drawn = drawn_ephemeris(planet, rng, sector_mjd(first_sector)[0] + MJD_TO_JD)
+    return replace(drawn, epoch_bjd=None) if planet.designation == NO_EPHEMERIS else drawn
 
 
 def _generated_stars(count: int, rng: random.Random) -> list[_Star]:

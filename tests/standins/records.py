@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -12,6 +12,11 @@ MISSIONS = ("K2", "Kepler", "TESS")
 # The dispositions that mean "a confirmed planet" in each mission's archive table.
 CONFIRMED = {"K2": ("CONFIRMED",), "Kepler": ("CONFIRMED",), "TESS": ("CP", "KP")}
 MJD_EPOCH = date(1858, 11, 17)
+FALSE_POSITIVES = ("FALSE POSITIVE", "FP")  # planted as eclipsing binaries
+# An eclipsing binary's shape: even-numbered primary eclipses (the epoch's is number 1) are this fraction of the
+# odd ones' depth, and a secondary eclipse at phase 0.5 is this fraction of it.
+EB_EVEN_DEPTH_RATIO = 0.6
+EB_SECONDARY_DEPTH_RATIO = 0.3
 
 
 def target_name(mission: str, target_id: int) -> str:
@@ -57,7 +62,20 @@ class Planet:
     rowupdate: date
     releasedate: date
     designation: str = ""  # Kepler kepoi_name "K00072.01", TESS TOI "144.01", K2 ""
-    period: float = 0.0  # days (Kepler koi_period, TESS pl_orbper)
+    period: float = 0.0  # days (K2 and TESS pl_orbper, Kepler koi_period)
+    # The ephemeris the archive lists and the light curves carry: a mid-transit time (BJD_TDB; None: the archive
+    # row has no epoch and nothing is planted), the whole transit's length and its depth (an eclipsing binary's:
+    # that of its odd primary eclipses).
+    epoch_bjd: float | None = None
+    duration_hours: float = 0.0
+    depth_ppm: float = 0.0
+    eclipsing_binary: bool = False  # a false positive: odd and even eclipses differ, a secondary at phase 0.5
+    other_solution: bool = False  # K2: k2pandc also has a non-default row (default_flag 0) for it
+    default_lacks_epoch: bool = False  # K2: its default row has no pl_tranmid, only the other solution has one
+
+    @property
+    def has_ephemeris(self) -> bool:
+        return self.epoch_bjd is not None
 
 
 @dataclass(frozen=True)
@@ -139,6 +157,25 @@ def light_curve_rows(rng: random.Random, fits_rows: int | None, real: tuple[int,
         return fits_rows + rng.randint(0, fits_rows // 10)
     fewest, most = real
     return fewest + (most - fewest) * rng.randint(0, 20) // 20
+
+
+def drawn_ephemeris(planet: Planet, rng: random.Random, start_bjd: float, period: float | None = None) -> Planet:
+    """``planet`` with a drawn ephemeris: ``period`` (default its own), a duration of 1-6 hours but under a tenth of
+    the period, a depth of 300-10,000 ppm and an epoch within a period after ``start_bjd``; a false positive is an
+    eclipsing binary."""
+    period = planet.period if period is None else period
+    duration = min(rng.uniform(1.0, 6.0), 0.099 * period * 24.0)
+    depth = rng.uniform(300.0, 10000.0)
+    epoch = start_bjd + rng.uniform(0.0, period)
+    return replace(planet, period=period, epoch_bjd=round(epoch, 6), duration_hours=round(duration, 4),
+                   depth_ppm=round(depth, 1), eclipsing_binary=planet.disposition in FALSE_POSITIVES)
+
+
+def published_ephemeris(planet: Planet, period: float, epoch_bjd: float, duration_hours: float,
+                        depth_ppm: float) -> Planet:
+    """``planet`` with the archive's ephemeris (a false positive is an eclipsing binary)."""
+    return replace(planet, period=period, epoch_bjd=epoch_bjd, duration_hours=duration_hours, depth_ppm=depth_ppm,
+                   eclipsing_binary=planet.disposition in FALSE_POSITIVES)
 
 
 def build_hosts(stars: Sequence[Any], build_host: HostBuilder, rng: random.Random, start: date, days: int,

@@ -3,10 +3,20 @@
 Tables, with the archive's column names, live in an in-memory SQLite database and the received
 ADQL runs as SQL, so results really are filtered by the query:
 
-* ``k2pandc``: one row per K2 planet or candidate;
+* ``k2pandc``: one row per K2 planet or candidate (``default_flag`` 1), and a second, non-default solution
+  (``default_flag`` 0) for some (``Planet.other_solution``);
 * ``cumulative``: one row per Kepler KOI (``kepler_name`` NULL unless confirmed);
 * ``toi``: one row per TESS TOI;
-* ``pscomppars``: one row per confirmed planet of every mission (K2/Kepler CONFIRMED, TESS CP/KP).
+* ``pscomppars``: one row per confirmed planet of every mission (K2/Kepler CONFIRMED, TESS CP/KP);
+* ``q1_q17_dr24_tce``: Kepler's DR24 threshold-crossing events, one per KOI (``av_training_set`` PC for a confirmed
+  or candidate KOI, AFP for a false positive) and ``missions_kepler.EXTRA_TCES`` (NTP, UNK).
+
+Ephemerides come in each table's own columns and units: ``k2pandc`` ``pl_orbper`` (days), ``pl_tranmid`` (BJD,
+``pl_tsystemref`` "BJD_TDB"), ``pl_trandur`` (hours), ``pl_trandep`` (percent); ``cumulative`` ``koi_period``,
+``koi_time0bk`` (BKJD = BJD - 2454833), ``koi_duration`` (hours), ``koi_depth`` (ppm); ``toi`` ``pl_orbper``,
+``pl_tranmid`` (BJD), ``pl_trandurh`` (hours), ``pl_trandep`` (ppm); ``q1_q17_dr24_tce`` ``tce_period``,
+``tce_time0bk`` (BKJD), ``tce_duration`` (hours), ``tce_depth`` (ppm). A value the archive lacks is NULL (an empty
+CSV cell), as for the objects without an epoch (``NO_EPHEMERIS`` of each ``missions_*`` module).
 
 ``SELECT TOP n`` is rewritten to ``LIMIT n``; everything else is passed as is.
 Formats: ``csv``, ``tsv``, ``json`` (a list of objects); any other format, or none (the
@@ -23,10 +33,13 @@ import re
 import sqlite3
 import threading
 from collections import Counter
+from dataclasses import replace
 
 from ._server import BackgroundServer, Reply, Request, serve
 from .faults import FaultQueue, Instrumented, RequestCounter
+from .missions_kepler import EXTRA_TCES
 from .records import CONFIRMED, MISSIONS, Host, Planet
+from .timeline import KEPLER_BJD_OFFSET
 from .universe import Universe
 
 SYNC_PATH = "/TAP/sync"
@@ -35,17 +48,24 @@ K2PANDC_COLUMNS = (
     ("pl_name", "TEXT"), ("hostname", "TEXT"), ("k2_name", "TEXT"), ("epic_hostname", "TEXT"),
     ("tic_id", "TEXT"), ("default_flag", "INTEGER"), ("disposition", "TEXT"), ("disc_facility", "TEXT"),
     ("ra", "REAL"), ("dec", "REAL"), ("k2_campaigns", "TEXT"), ("k2_campaigns_num", "INTEGER"),
-    ("rowupdate", "TEXT"), ("pl_pubdate", "TEXT"), ("releasedate", "TEXT"),
+    ("rowupdate", "TEXT"), ("pl_pubdate", "TEXT"), ("releasedate", "TEXT"), ("pl_orbper", "REAL"),
+    ("pl_tranmid", "REAL"), ("pl_trandur", "REAL"), ("pl_trandep", "REAL"), ("pl_tsystemref", "TEXT"),
 )
 CUMULATIVE_COLUMNS = (
     ("rowid", "INTEGER"), ("kepid", "INTEGER"), ("kepoi_name", "TEXT"), ("kepler_name", "TEXT"),
     ("koi_disposition", "TEXT"), ("koi_pdisposition", "TEXT"), ("koi_score", "REAL"), ("koi_period", "REAL"),
+    ("koi_time0bk", "REAL"), ("koi_duration", "REAL"), ("koi_depth", "REAL"),
     ("ra", "REAL"), ("dec", "REAL"), ("koi_vet_stat", "TEXT"), ("koi_vet_date", "TEXT"),
 )
 TOI_COLUMNS = (
     ("rowid", "INTEGER"), ("toi", "REAL"), ("toipfx", "INTEGER"), ("tid", "INTEGER"), ("ctoi_alias", "REAL"),
     ("pl_pnum", "INTEGER"), ("tfopwg_disp", "TEXT"), ("ra", "REAL"), ("dec", "REAL"), ("pl_orbper", "REAL"),
+    ("pl_tranmid", "REAL"), ("pl_trandurh", "REAL"), ("pl_trandep", "REAL"),
     ("toi_created", "TEXT"), ("rowupdate", "TEXT"), ("release_date", "TEXT"),
+)
+DR24_TCE_COLUMNS = (
+    ("kepid", "INTEGER"), ("tce_plnt_num", "INTEGER"), ("tce_period", "REAL"), ("tce_time0bk", "REAL"),
+    ("tce_duration", "REAL"), ("tce_depth", "REAL"), ("av_training_set", "TEXT"),
 )
 PSCOMPPARS_COLUMNS = (
     ("pl_name", "TEXT"), ("hostname", "TEXT"), ("tic_id", "TEXT"), ("disc_facility", "TEXT"), ("ra", "REAL"),
@@ -56,21 +76,41 @@ _FORMATS = {"csv": "csv", "text/csv": "csv", "tsv": "tsv", "text/tab-separated-v
 _TOP = re.compile(r"^\s*select\s+(distinct\s+)?top\s+(\d+)\s+", re.IGNORECASE)
 _KOI_SCORES = {"CONFIRMED": 1.0, "CANDIDATE": 0.95, "FALSE POSITIVE": 0.0}
 _DISC_FACILITIES = {"K2": "K2", "Kepler": "Kepler", "TESS": "Transiting Exoplanet Survey Satellite (TESS)"}
+_TRAINING_LABELS = {"CONFIRMED": "PC", "CANDIDATE": "PC", "FALSE POSITIVE": "AFP"}
 
 
 def k2pandc_rows(universe: Universe) -> list[tuple]:
-    """One ``k2pandc`` row per K2 planet, in :data:`K2PANDC_COLUMNS` order."""
+    """``k2pandc`` rows, in :data:`K2PANDC_COLUMNS` order: each K2 planet's default solution, then for those with
+    ``other_solution`` a non-default one."""
     rows = []
     for i, host in enumerate(universe.hosts_of("K2")):
         campaigns = ",".join(str(c) for c in host.units)
         for planet in host.planets:
             k2_name = planet.pl_name if planet.pl_name.startswith("K2-") else None
-            rows.append((
-                planet.pl_name, host.hostname, k2_name, f"EPIC {host.target_id}", _tic_id(host, i),
-                1, planet.disposition, "K2", host.ra, host.dec, campaigns, len(host.units),
-                planet.rowupdate.isoformat(), planet.releasedate.strftime("%Y-%m"), planet.releasedate.isoformat(),
-            ))
+            common = (planet.pl_name, host.hostname, k2_name, f"EPIC {host.target_id}", _tic_id(host, i))
+            described = (planet.disposition, "K2", host.ra, host.dec, campaigns, len(host.units),
+                         planet.rowupdate.isoformat(), planet.releasedate.strftime("%Y-%m"),
+                         planet.releasedate.isoformat())
+            default = _other_solution(planet) if planet.default_lacks_epoch else planet
+            rows.append((*common, 1, *described, *_k2_ephemeris(default, epoch=not planet.default_lacks_epoch)))
+            if planet.other_solution:
+                other = planet if planet.default_lacks_epoch else _other_solution(planet)
+                rows.append((*common, 0, *described, *_k2_ephemeris(other, epoch=True)))
     return rows
+
+
+def _k2_ephemeris(planet: Planet, epoch: bool) -> tuple:
+    """pl_orbper, pl_tranmid, pl_trandur, pl_trandep (percent) and pl_tsystemref of one solution."""
+    tranmid = planet.epoch_bjd if epoch else None
+    return (planet.period, tranmid, planet.duration_hours, round(planet.depth_ppm / 1e4, 6),
+            None if tranmid is None else "BJD_TDB")
+
+
+def _other_solution(planet: Planet) -> Planet:
+    """Another paper's solution for the planet: values slightly off those planted in its light curves."""
+    epoch = None if planet.epoch_bjd is None else round(planet.epoch_bjd + 0.0021, 6)
+    return replace(planet, period=round(planet.period * (1 + 2e-5), 6), epoch_bjd=epoch,
+                   duration_hours=round(planet.duration_hours * 1.04, 4), depth_ppm=round(planet.depth_ppm * 0.95, 1))
 
 
 def cumulative_rows(universe: Universe) -> list[tuple]:
@@ -80,8 +120,28 @@ def cumulative_rows(universe: Universe) -> list[tuple]:
         rowid, host.target_id, planet.designation,
         planet.pl_name if planet.disposition == "CONFIRMED" else None, planet.disposition,
         "FALSE POSITIVE" if planet.disposition == "FALSE POSITIVE" else "CANDIDATE",
-        _KOI_SCORES[planet.disposition], planet.period, host.ra, host.dec, "Done", planet.rowupdate.isoformat(),
+        _KOI_SCORES[planet.disposition], planet.period, _bkjd(planet.epoch_bjd), planet.duration_hours,
+        planet.depth_ppm, host.ra, host.dec, "Done", planet.rowupdate.isoformat(),
     ) for rowid, (host, planet) in enumerate(kois, start=1)]
+
+
+def dr24_tce_rows(universe: Universe) -> list[tuple]:
+    """``q1_q17_dr24_tce`` rows, in :data:`DR24_TCE_COLUMNS` order: a TCE per KOI (numbered 1, 2... on each star,
+    the KOI's ephemeris) and the extra TCEs (``missions_kepler.EXTRA_TCES``) of the stars in the universe."""
+    rows = []
+    extras = {}
+    for tce in EXTRA_TCES:
+        extras.setdefault(tce.kic, []).append(tce)
+    for host in universe.hosts_of("Kepler"):
+        rows += [(host.target_id, number, p.period, _bkjd(p.epoch_bjd), p.duration_hours, p.depth_ppm,
+                  _TRAINING_LABELS[p.disposition]) for number, p in enumerate(host.planets, start=1)]
+        rows += [(host.target_id, number, t.period, t.time0bk, t.duration_hours, t.depth_ppm, t.av_training_set)
+                 for number, t in enumerate(extras.get(host.target_id, ()), start=len(host.planets) + 1)]
+    return rows
+
+
+def _bkjd(epoch_bjd: float | None) -> float | None:
+    return None if epoch_bjd is None else round(epoch_bjd - KEPLER_BJD_OFFSET, 7)
 
 
 def toi_rows(universe: Universe) -> list[tuple]:
@@ -93,8 +153,8 @@ def toi_rows(universe: Universe) -> list[tuple]:
         rows.append((
             rowid, float(planet.designation), int(prefix), host.target_id, float(f"{host.target_id}.{number}"),
             sum(1 for p in host.planets if p.designation), planet.disposition, host.ra, host.dec, planet.period,
-            f"{planet.releasedate.isoformat()} 00:00:00", f"{planet.rowupdate.isoformat()} 12:00:00",
-            planet.releasedate.isoformat(),
+            planet.epoch_bjd, planet.duration_hours, planet.depth_ppm, f"{planet.releasedate.isoformat()} 00:00:00",
+            f"{planet.rowupdate.isoformat()} 12:00:00", planet.releasedate.isoformat(),
         ))
     return rows
 
@@ -126,6 +186,7 @@ def _disc_facility(host: Host, planet: Planet) -> str:
 _TABLES = (
     ("k2pandc", K2PANDC_COLUMNS, k2pandc_rows), ("cumulative", CUMULATIVE_COLUMNS, cumulative_rows),
     ("toi", TOI_COLUMNS, toi_rows), ("pscomppars", PSCOMPPARS_COLUMNS, pscomppars_rows),
+    ("q1_q17_dr24_tce", DR24_TCE_COLUMNS, dr24_tce_rows),
 )
 
 

@@ -15,7 +15,7 @@ from threading import Lock
 
 from . import missions_k2, missions_kepler, missions_tess
 from .field_stars import build_field
-from .fits_factory import make_kepler_llc_fits, make_llc_fits, make_tess_lc_fits
+from .fits_factory import make_kepler_llc_fits, make_llc_fits, make_tess_lc_fits, transits_of
 from .missions_k2 import K2_CAMPAIGNS, LC_EXPTIME, SC_EXPTIME, build_k2
 from .missions_kepler import build_kepler, make_bundle
 from .missions_tess import build_tess
@@ -100,16 +100,18 @@ class Universe:
     def _make(self, file: LightCurveFile) -> bytes:
         host = self._by_id.get((file.mission, file.target_id))  # None for a field star
         ra, dec = (host.ra, host.dec) if host else (0.0, 0.0)
+        transits = transits_of(host.planets) if host else ()  # at the planets' archive ephemerides
         if file.mission == "K2":
-            return make_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal, ra, dec)
+            return make_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal, ra, dec,
+                                 transits)
         if file.kind == "bundle":
             return make_bundle([(f.filename, self.fits_bytes(f)) for f in host.light_curves()])
         if file.mission == "Kepler":
             return make_kepler_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal, ra, dec,
-                                        first_cadence=self._earlier_cadences(host, file))
+                                        first_cadence=self._earlier_cadences(host, file), transits=transits)
         cadence = 20 if file.kind == "fast-lc" else 120
         return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, ra, dec,
-                                 self.planted_signal)
+                                 self.planted_signal, transits)
 
     @staticmethod
     def _earlier_cadences(host: Host | None, file: LightCurveFile) -> int:
@@ -131,7 +133,8 @@ class Universe:
 
 def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026, 11, 20), days: int = 5,
                    fits_rows: int | None = None, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
-                   tess_hosts: int | None = None, planted_signal: bool = False, field_stars: bool = True) -> Universe:
+                   tess_hosts: int | None = None, planted_signal: bool = False, field_stars: bool = True,
+                   real_k2: bool = False) -> Universe:
     """Build a deterministic synthetic sky: K2 hosts first, then Kepler, then TESS.
 
     K2 (``n_hosts`` hosts, plus ``unknown_to_mast``):
@@ -146,6 +149,11 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
       short-cadence observation in its first campaign.
     * ``unknown_to_mast`` extra hosts with CONFIRMED planets exist in the exoplanet archive
       but have no MAST observations and no files.
+    * with ``real_k2``, the real stars K2-18 (K2-18 b) and K2-3 (K2-3 b, c, d) follow all those, with their real
+      EPIC ids, coordinates and campaign (C1), their CONFIRMED planets at published ephemerides and dates like the
+      others' (see :data:`.missions_k2.REAL_STARS`). Off by default: the generated hosts are the same either way, but
+      tests and fixtures count and index the K2 hosts. A seed whose generated hosts already use one of their ids or
+      names (``K2-3``, ``K2-18``) raises ValueError.
 
     Kepler (``kepler_hosts``, default ``n_hosts``): Kepler-10, Kepler-22, KOI-5 (candidate) and
     KOI-6 (false positive), then generated hosts with the same pattern and dates; 2-4 quarters
@@ -163,12 +171,18 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
     number gives every light curve that many rows plus 0-10 % (20-s: three times as many), for benchmarks that hold
     thousands of objects. None and 200 give the same stars, units and ids.
 
+    Every planet has an ephemeris (``Planet.epoch_bjd``, ``duration_hours``, ``depth_ppm``): the archive's for the
+    real stars, drawn for the others, false positives as eclipsing binaries; its light curves carry those transits
+    (:mod:`.fits_factory`). One object per mission has no epoch (``NO_EPHEMERIS`` of :mod:`.missions_kepler` and
+    :mod:`.missions_tess`, :data:`.missions_k2.NO_EPHEMERIS_HOST`); the ephemerides come from generators of their
+    own, so hosts, files and observations are those without them.
+
     Kepler and TESS use random generators of their own, so K2 is the same whatever their counts.
     With ``planted_signal`` every light curve's flux carries a sinusoid (see :mod:`.fits_factory`); sizes stay.
     With ``field_stars``, the bucket also holds stars without planets and decoy objects in the campaigns and sectors
     of the first hosts (see :mod:`.field_stars`).
     """
-    hosts, observations = build_k2(n_hosts, seed, start, days, fits_rows, unknown_to_mast)
+    hosts, observations = build_k2(n_hosts, seed, start, days, fits_rows, unknown_to_mast, real_k2)
     for build, count in ((build_kepler, kepler_hosts), (build_tess, tess_hosts)):
         more_hosts, more_observations = build(n_hosts if count is None else count, seed, start, days, fits_rows)
         hosts += more_hosts

@@ -1,14 +1,19 @@
-"""The catalog at a destination: one table of ingested files and one of targets, for every mission.
+"""The catalog at a destination: tables of ingested files, of targets and of their objects, for every mission.
 
-Two Delta Lake tables (folders of Parquet files and a transaction log, written with ``deltalake``):
-``<destination>/_catalog/files`` (one row per file, keyed by ``destination_uri``) and
+Three Delta Lake tables (folders of Parquet files and a transaction log, written with ``deltalake``):
+``<destination>/_catalog/files`` (one row per file, keyed by ``destination_uri``),
 ``<destination>/_catalog/targets`` (one row per target, keyed by ``mission`` and ``target_id``, with the
-archive's labels: a labelled training set), both partitioned by ``mission``.
+archive's labels) and ``<destination>/_catalog/objects`` (one row per planet, KOI or TOI, keyed by ``mission``,
+``target_id`` and ``object``, with its verdict and ephemeris), all partitioned by ``mission``.
 
-Callers ask in records (``catalog_records``): :meth:`Catalog.files`, :meth:`Catalog.target_states` and
-:meth:`Catalog.recorded_sizes` read, with their filters pushed down to the tables; :meth:`Catalog.record`
-commits a batch's outcome. :meth:`Catalog.read` and :meth:`Catalog.upsert` are the same tables as pandas
-DataFrames and rows of column values, for notebooks, tools and tests.
+Callers ask in records (``catalog_records``): :meth:`Catalog.files`, :meth:`Catalog.target_states`,
+:meth:`Catalog.objects` and :meth:`Catalog.recorded_sizes` read, with their filters pushed down to the tables;
+:meth:`Catalog.record` commits a batch's outcome. :meth:`Catalog.read` and :meth:`Catalog.upsert` are the same
+tables as pandas DataFrames and rows of column values, for notebooks, tools and tests.
+
+The training set's tables (``_training/views`` and ``_training/series``, records in ``training.records``) are
+committed and read the same way, through :meth:`Catalog.upsert`, :meth:`Catalog.rows` and
+:meth:`Catalog.snapshot`.
 
 A commit costs in proportion to its batch, not to the table: a batch whose keys are all new is appended (one new
 Parquet file and one log entry); one that updates rows is merged (the newer row wins), reading only its missions'
@@ -38,7 +43,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from lightcurve_ingest.domain.catalog_records import CatalogFile, TargetState, TargetStatus
+from lightcurve_ingest.domain.catalog_records import CatalogFile, ObjectState, TargetState, TargetStatus
 from lightcurve_ingest.errors import DiskFullError
 from lightcurve_ingest.settings import (
     CATALOG_CHECKPOINT_EVERY,
@@ -47,6 +52,7 @@ from lightcurve_ingest.settings import (
     CATALOG_DIR,
     CATALOG_FILE_BYTES,
     CATALOG_VACUUM_RETENTION_HOURS,
+    TRAINING_DIR,
 )
 from lightcurve_ingest.storage.backends import Storage
 
@@ -54,8 +60,11 @@ log = logging.getLogger(__name__)
 
 FILES_TABLE = "files"
 TARGETS_TABLE = "targets"
-KEYS = {FILES_TABLE: ["destination_uri"], TARGETS_TABLE: ["mission", "target_id"]}
-NEWEST = {FILES_TABLE: "ingested_at", TARGETS_TABLE: "updated_at"}  # which of two rows of one key is newer
+OBJECTS_TABLE = "objects"
+KEYS = {FILES_TABLE: ["destination_uri"], TARGETS_TABLE: ["mission", "target_id"],
+        OBJECTS_TABLE: ["mission", "target_id", "object"]}
+# which of two rows of one key is newer
+NEWEST = {FILES_TABLE: "ingested_at", TARGETS_TABLE: "updated_at", OBJECTS_TABLE: "updated_at"}
 PARTITION_BY = ["mission"]
 FILE_COLUMNS = [
     "destination_uri", "mission", "target_id", "target", "observing_unit", "source_key", "data_uri", "obs_id",
@@ -64,15 +73,39 @@ FILE_COLUMNS = [
 ]
 TARGET_COLUMNS = ["mission", "target_id", "target", "disposition", "objects", "status", "files", "run_id",
                   "updated_at"]
-COLUMNS = {FILES_TABLE: FILE_COLUMNS, TARGETS_TABLE: TARGET_COLUMNS}
-INT_COLUMNS = {"target_id", "observing_unit", "mast_size", "size", "files"}
+OBJECT_COLUMNS = ["mission", "target_id", "object", "disposition", "period_days", "epoch", "epoch_system",
+                  "duration_hours", "depth_ppm", "ephemeris_reason", "run_id", "updated_at"]
+# The training set's tables (``training``): same commits, their own folder, vectors as float32 lists.
+VIEWS_TABLE = "views"
+SERIES_TABLE = "series"
+VIEW_COLUMNS = ["mission", "target_id", "object", "disposition", "label", "split", "period_days", "epoch",
+                "epoch_system", "duration_hours", "n_transits", "local_depth_ppm", "global_view", "local_view",
+                "odd_view", "even_view", "secondary_view", "source_files", "inputs_sha256", "preprocessing",
+                "skipped_reason", "built_at"]
+SERIES_COLUMNS = ["mission", "target_id", "target", "observing_unit", "label", "split", "n_points", "flux",
+                  "source_files", "inputs_sha256", "preprocessing", "skipped_reason", "built_at"]
+KEYS.update({VIEWS_TABLE: ["mission", "target_id", "object"],
+             SERIES_TABLE: ["mission", "target_id", "observing_unit"]})
+NEWEST.update({VIEWS_TABLE: "built_at", SERIES_TABLE: "built_at"})
+TABLE_DIRS = {VIEWS_TABLE: f"{TRAINING_DIR}/{VIEWS_TABLE}", SERIES_TABLE: f"{TRAINING_DIR}/{SERIES_TABLE}"}
+COLUMNS = {FILES_TABLE: FILE_COLUMNS, TARGETS_TABLE: TARGET_COLUMNS, OBJECTS_TABLE: OBJECT_COLUMNS,
+           VIEWS_TABLE: VIEW_COLUMNS, SERIES_TABLE: SERIES_COLUMNS}
+INT_COLUMNS = {"target_id", "observing_unit", "mast_size", "size", "files", "label", "n_transits", "n_points"}
+FLOAT_COLUMNS = {"period_days", "epoch", "duration_hours", "depth_ppm", "local_depth_ppm"}
+VECTOR_COLUMNS = {"global_view", "local_view", "odd_view", "even_view", "secondary_view", "flux"}  # float32 lists
+TEXT_LIST_COLUMNS = {"source_files"}
 BOOL_COLUMNS = {"fits_checksum_verified"}
-TIME_COLUMNS = {"ingested_at", "updated_at"}
+TIME_COLUMNS = {"ingested_at", "updated_at", "built_at"}
 # pandas dtypes that would otherwise drift with the rows of a commit (a None unit, an empty table)
 DTYPES = {
     FILES_TABLE: {"target_id": "int64", "observing_unit": "Int64", "mast_size": "int64", "size": "int64",
                   "fits_checksum_verified": "bool"},
     TARGETS_TABLE: {"target_id": "int64", "files": "int64"},
+    OBJECTS_TABLE: {"target_id": "int64",
+                    **dict.fromkeys(["period_days", "epoch", "duration_hours", "depth_ppm"], "float64")},
+    VIEWS_TABLE: {"target_id": "int64", "label": "Int64", "n_transits": "int64",
+                  **dict.fromkeys(["period_days", "epoch", "duration_hours", "local_depth_ppm"], "float64")},
+    SERIES_TABLE: {"target_id": "int64", "observing_unit": "Int64", "label": "Int64", "n_points": "int64"},
 }
 # the stored status strings (TargetStatus is a str enum: each equals its value)
 PENDING, COMPLETE, INCOMPLETE, NOT_FOUND, MIRRORED = (
@@ -90,7 +123,7 @@ class ConcurrentUpdateError(RuntimeError):
 
 def table_dir(table: str) -> str:
     """The Delta table's folder, relative to the destination."""
-    return f"{CATALOG_DIR}/{table}"
+    return TABLE_DIRS.get(table, f"{CATALOG_DIR}/{table}")
 
 
 def legacy_key(table: str) -> str:
@@ -107,6 +140,12 @@ def schema(table: str) -> Any:
             return pa.field(name, pa.int64())
         if name in BOOL_COLUMNS:
             return pa.field(name, pa.bool_())
+        if name in FLOAT_COLUMNS:
+            return pa.field(name, pa.float64())
+        if name in VECTOR_COLUMNS:
+            return pa.field(name, pa.list_(pa.float32()))
+        if name in TEXT_LIST_COLUMNS:
+            return pa.field(name, pa.list_(pa.string()))
         if name in TIME_COLUMNS:
             return pa.field(name, pa.timestamp("us", tz="UTC"))
         return pa.field(name, pa.string())
@@ -176,6 +215,26 @@ class Catalog:
         filters = _filters(mission=mission, target_id=target_ids)
         return [TargetState.from_row(row) for row in self._rows(TARGETS_TABLE, filters)]
 
+    def objects(self, mission: str | None = None, target_ids: Iterable[int] | None = None) -> list[ObjectState]:
+        """The planets, KOIs and TOIs of these targets of ``mission`` (None: every one), with their ephemerides."""
+        filters = _filters(mission=mission, target_id=target_ids)
+        return [ObjectState.from_row(row) for row in self._rows(OBJECTS_TABLE, filters)]
+
+    def rows(self, table: str, mission: str | None = None, target_ids: Iterable[int] | None = None,
+             columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Rows of any table as column values (the training set's records read them), one per key; ``columns``:
+        only these besides the keys (None: all)."""
+        return self._rows(table, _filters(mission=mission, target_id=target_ids), columns)
+
+    def snapshot(self, table: str) -> tuple[int, list[dict[str, Any]]]:
+        """One version of a table and its rows, one per key (version -1 and no rows before the first commit)."""
+        delta = self._delta(table)
+        if delta is None:
+            return -1, []
+        found = delta.to_pyarrow_dataset().to_table()
+        rows = found.to_pylist()
+        return delta.version(), _newest_rows(rows, table) if _has_duplicate_keys(found, table) else rows
+
     def recorded_sizes(self, mission: str, target_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """For each of these targets with files in the catalog: its files' destination URIs and recorded sizes.
         Reads only the few columns that takes."""
@@ -185,12 +244,14 @@ class Catalog:
             sizes.setdefault(int(row["target_id"]), {})[str(row["destination_uri"])] = int(row["size"] or 0)
         return sizes
 
-    def record(self, files: Sequence[CatalogFile] = (), states: Sequence[TargetState] = ()) -> int:
+    def record(self, files: Sequence[CatalogFile] = (), states: Sequence[TargetState] = (),
+               objects: Sequence[ObjectState] = ()) -> int:
         """Commit a batch's outcome: its files, then its targets' states, so that a state never counts a file the
-        files table does not hold yet. Each table's commit is atomic. Returns how many files are new to the
-        catalog."""
+        files table does not hold yet, then their objects. Each table's commit is atomic. Returns how many files
+        are new to the catalog."""
         new_files = self.upsert(FILES_TABLE, [f.row() for f in files])
         self.upsert(TARGETS_TABLE, [s.row() for s in states])
+        self.upsert(OBJECTS_TABLE, [o.row() for o in objects])
         return new_files
 
     # tables ----------------------------------------------------------------------------------------------------

@@ -1,18 +1,20 @@
-"""The catalog's rows as typed records: a file, a target's state, and the statuses a target can have.
+"""The catalog's rows as typed records: a file, a target's state, the statuses a target can have, an object.
 
-Each record's fields are its table's columns, in order, under the same names (``catalog.FILE_COLUMNS`` and
-``catalog.TARGET_COLUMNS``). An optional value is ``None``; a text the table leaves empty reads as ``""``.
+Each record's fields are its table's columns, in order, under the same names (``catalog.FILE_COLUMNS``,
+``catalog.TARGET_COLUMNS`` and ``catalog.OBJECT_COLUMNS``). An optional value is ``None``; a text the table leaves
+empty reads as ``""``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from lightcurve_ingest.domain.payloads import Target
+from lightcurve_ingest.domain.ephemerides import ObjectEphemeris
+from lightcurve_ingest.domain.payloads import KnownObject, Target
 
 OBJECTS_SEPARATOR = ", "  # the targets table's objects column: "K00072.01 (Kepler-10 b), K00072.02 (Kepler-10 c)"
 
@@ -105,12 +107,67 @@ class TargetState:
 
 
 @dataclass(frozen=True)
+class ObjectState:
+    """One row of the objects table: a planet, KOI or TOI of a target, its verdict and its ephemeris as the archive
+    last gave them (the epoch in the light curves' own time, ``epoch_system``)."""
+
+    mission: str
+    target_id: int
+    object: str
+    disposition: str
+    period_days: float | None
+    epoch: float | None
+    epoch_system: str  # "BKJD" or "BTJD"
+    duration_hours: float | None
+    depth_ppm: float | None
+    ephemeris_reason: str  # why the ephemeris cannot place transits; "" when it can
+    run_id: str
+    updated_at: datetime
+
+    def row(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    @property
+    def ephemeris(self) -> ObjectEphemeris:
+        return ObjectEphemeris(object=self.object, period_days=self.period_days, epoch=self.epoch,
+                               epoch_system=self.epoch_system, duration_hours=self.duration_hours,
+                               depth_ppm=self.depth_ppm, reason=self.ephemeris_reason)
+
+    @classmethod
+    def of(cls, mission: str, target_id: int, known: KnownObject, run_id: str, at: datetime) -> ObjectState:
+        e = known.ephemeris
+        return cls(mission=mission, target_id=target_id, object=known.name, disposition=known.disposition,
+                   period_days=e.period_days, epoch=e.epoch, epoch_system=e.epoch_system,
+                   duration_hours=e.duration_hours, depth_ppm=e.depth_ppm, ephemeris_reason=e.reason, run_id=run_id,
+                   updated_at=at)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ObjectState:
+        return cls(mission=_text(row, "mission"), target_id=int(row["target_id"]), object=_text(row, "object"),
+                   disposition=_text(row, "disposition"), period_days=_number(row, "period_days"),
+                   epoch=_number(row, "epoch"), epoch_system=_text(row, "epoch_system"),
+                   duration_hours=_number(row, "duration_hours"), depth_ppm=_number(row, "depth_ppm"),
+                   ephemeris_reason=_text(row, "ephemeris_reason"), run_id=_text(row, "run_id"),
+                   updated_at=row["updated_at"])
+
+
+def object_states(mission: str, targets: Iterable[Target], run_id: str, at: datetime) -> list[ObjectState]:
+    """The objects table's rows for these targets' known objects."""
+    return [ObjectState.of(mission, t.target_id, known, run_id, at) for t in targets for known in t.known]
+
+
+@dataclass(frozen=True)
 class LabelledFile:
     """A file with its target's labels from the archive (``""`` and ``()`` when the catalog has no state for it)."""
 
     file: CatalogFile
     disposition: str
     objects: tuple[str, ...]
+
+
+def _number(row: Mapping[str, Any], column: str) -> float | None:
+    value = row.get(column)
+    return None if value is None or value != value else float(value)  # a NaN read from pandas is a missing value
 
 
 def _text(row: Mapping[str, Any], column: str) -> str:

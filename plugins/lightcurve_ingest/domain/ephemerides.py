@@ -4,15 +4,15 @@ Each mission names the columns of its table (``Mission.ephemeris_columns``) and 
 the epoch in BJD (or already in the mission's time, as the KOI table's ``koi_time0bk`` is in BKJD), the duration
 in hours and the depth in ppm or in percent. An ephemeris the table cannot give (a missing or unusable value, an
 epoch in another time system) is still returned, with the reason, so that the object's row can say why it has no
-views. Issue 21 wires this into the targets step; the column names are to be checked against the archive's
-column documentation before they are queried.
+views. The targets step reads these columns with each object's row and records the result in the catalog's
+``objects`` table.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lightcurve_ingest.domain.formats import TimeSystem
@@ -32,6 +32,12 @@ class EphemerisColumns:
     depth_to_ppm: float = 1.0  # 1e4 for a depth in percent
     epoch_is_bjd: bool = True  # False: the column is already in the mission's time (koi_time0bk, BKJD)
     time_system: str | None = None  # a column saying which time the epoch is in ("BJD_TDB"), where there is one
+    default_flag: str | None = None  # where an object has several solutions: the column marking the default one
+
+    def names(self) -> tuple[str, ...]:
+        """The columns to read of each row (the object's name is read with the table's own columns)."""
+        wanted = (self.period_days, self.epoch, self.duration_hours, self.depth, self.time_system, self.default_flag)
+        return tuple(c for c in wanted if c)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,13 @@ class ObjectEphemeris:
     def usable(self) -> bool:
         return not self.reason
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ObjectEphemeris:
+        return cls(**data)
+
 
 def ephemeris_of(row: Mapping[str, Any], columns: EphemerisColumns, system: TimeSystem) -> ObjectEphemeris:
     """The ephemeris one row of the archive table gives, with the epoch in ``system`` (BKJD or BTJD)."""
@@ -64,6 +77,16 @@ def ephemeris_of(row: Mapping[str, Any], columns: EphemerisColumns, system: Time
                              duration_hours=duration, depth_ppm=None if depth is None else depth * columns.depth_to_ppm)
     reason = _unusable(row, columns, result)
     return replace(result, reason=reason) if reason else result
+
+
+def preferred_solution(rows: list[Mapping[str, Any]], columns: EphemerisColumns,
+                       system: TimeSystem) -> ObjectEphemeris:
+    """One object's ephemeris from its rows (several where the table keeps several solutions): the default
+    solution if it is usable, else the first usable one, else the default's, with its reason."""
+    if columns.default_flag:
+        rows = sorted(rows, key=lambda r: str(r.get(columns.default_flag) or "").strip() not in ("1", "True"))
+    solutions = [ephemeris_of(row, columns, system) for row in rows]
+    return next((s for s in solutions if s.usable), solutions[0])
 
 
 def _unusable(row: Mapping[str, Any], columns: EphemerisColumns, ephemeris: ObjectEphemeris) -> str:

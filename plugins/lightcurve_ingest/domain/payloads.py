@@ -6,6 +6,25 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lightcurve_ingest.domain.ephemerides import ObjectEphemeris
+
+
+@dataclass(frozen=True, order=True)
+class KnownObject:
+    """One of a star's planets, KOIs or TOIs as the archive lists it: its verdict and its transits."""
+
+    name: str  # as the targets table prints it: "K00072.01 (Kepler-10 b)", "TOI-144.01", "K2-18 b"
+    disposition: str
+    ephemeris: ObjectEphemeris
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "disposition": self.disposition, "ephemeris": self.ephemeris.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KnownObject:
+        return cls(name=data["name"], disposition=data["disposition"],
+                   ephemeris=ObjectEphemeris.from_dict(data["ephemeris"]))
+
 
 @dataclass(frozen=True, order=True)
 class Target:
@@ -15,14 +34,19 @@ class Target:
     name: str = ""  # host name as the archive spells it ("K2-18", "Kepler-10", "TOI-144"); "" if it has none
     disposition: str = ""  # the archive's best verdict on the star's objects ("" when unknown)
     objects: tuple[str, ...] = ()  # its planets, KOIs or TOIs
+    # the same objects with their verdicts and ephemerides, as the targets step read them (the plan records them in
+    # the catalog; the batches leave them out)
+    known: tuple[KnownObject, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "objects": list(self.objects)}
+        return {"target_id": self.target_id, "name": self.name, "disposition": self.disposition,
+                "objects": list(self.objects), "known": [k.to_dict() for k in self.known]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Target:
         return cls(target_id=int(data["target_id"]), name=str(data.get("name") or ""),
-                   disposition=str(data.get("disposition") or ""), objects=tuple(data.get("objects") or ()))
+                   disposition=str(data.get("disposition") or ""), objects=tuple(data.get("objects") or ()),
+                   known=tuple(KnownObject.from_dict(k) for k in data.get("known") or ()))
 
 
 @dataclass(frozen=True)

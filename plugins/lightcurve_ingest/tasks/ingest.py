@@ -21,7 +21,7 @@ from typing import Any
 from lightcurve_ingest.domain import mirror
 from lightcurve_ingest.domain import target_status as ts
 from lightcurve_ingest.domain.catalog import Catalog
-from lightcurve_ingest.domain.catalog_records import TargetState, TargetStatus
+from lightcurve_ingest.domain.catalog_records import TargetState, TargetStatus, object_states
 from lightcurve_ingest.domain.copying import ADOPTED, COPIED, FAILED, PRESENT, Copier, CopyResult, count_statuses
 from lightcurve_ingest.domain.discovery import find_light_curves as find_in_mast
 from lightcurve_ingest.domain.missions import Mission
@@ -73,8 +73,8 @@ def plan_targets(mission: Mission, params: dict[str, Any], run: RunInfo, service
     catalog = Catalog(services.storage(run_params.destination, run_params.dest_aws_conn_id))
     states = catalog.target_states(mission.name)
     windowed = run_params.targets is None and run.has_window and not run_params.full_refresh
-    targets, unresolved, mode = _choose_targets(mission, run_params, run, ArchiveTargets(mission, services.tap()),
-                                                states, windowed)
+    archive = ArchiveTargets(mission, services.tap(), run_params.object_source)
+    targets, unresolved, mode = _choose_targets(mission, run_params, run, archive, states, windowed)
     complete = set() if run_params.full_refresh else {
         t.target_id for t in _targets_with_status(states, {ts.COMPLETE})}
     todo = [t for t in targets if t.target_id not in complete]
@@ -87,7 +87,8 @@ def plan_targets(mission: Mission, params: dict[str, Any], run: RunInfo, service
     files_so_far = {s.target_id: s.files for s in states}
     now = datetime.now(UTC)
     catalog.record(states=[ts.target_state(mission, t, ts.PENDING, files_so_far.get(t.target_id, 0), run.run_id, now)
-                           for t in todo + release_targets])
+                           for t in todo + release_targets],
+                   objects=object_states(mission.name, targets, run.run_id, now))
     window = ReleaseWindow(run.interval_start, run.interval_end) if release_targets else None
     batches = make_batches(mission, todo, release_targets, window, run_params.targets_per_batch)
     log.info("Plan (%s): %d targets, %d already complete, %d asked for new releases, %d batches", mode, len(targets),
@@ -110,7 +111,7 @@ def _choose_targets(mission: Mission, run_params: RunParams, run: RunInfo, archi
         return _union(unfinished, changed), [], f"window {window} + unfinished"
     targets = archive.all(dispositions)
     if not targets:
-        raise InvalidInputError("targets", f"the Exoplanet Archive's {mission.table.name} table has no "
+        raise InvalidInputError("targets", f"the Exoplanet Archive's {archive.table.name} table has no "
                                            f"{mission.name} target with dispositions {dispositions}")
     mode = "full refresh" if run_params.full_refresh else f"all {mission.name} targets ({', '.join(dispositions)})"
     return targets, [], mode
@@ -121,6 +122,7 @@ def make_batches(mission: Mission, targets: list[Target], release_targets: list[
     """Batches of at most ``per_batch`` targets (more if needed to stay within MAX_BATCHES); targets asked only for
     new releases go in batches of their own."""
     per_batch = max(per_batch, -(-(len(targets) + len(release_targets)) // MAX_BATCHES))
+    targets = [replace(t, known=()) for t in targets]  # recorded at plan time: the batches need only the labels
     batches = [Batch(label=batch_label(mission, chunk), targets=tuple(chunk)) for chunk in _chunks(targets, per_batch)]
     batches += [Batch(label="released: " + batch_label(mission, chunk), targets=tuple(chunk), released=window)
                 for chunk in _chunks(release_targets, per_batch)]
@@ -257,7 +259,8 @@ def copy_and_commit(mission: Mission, part: Part, run_params: RunParams, run: Ru
     else:
         states = ts.batch_states(mission, part.targets, results, recorded, run.run_id, now,
                                  not_found=part.not_found, released_only=part.released_only)
-    new_files = catalog.record(ts.recorded_files(results, run.run_id, now), states)
+    new_files = catalog.record(ts.recorded_files(results, run.run_id, now), states,
+                               object_states(mission.name, part.targets, run.run_id, now) if part.mirror else ())
     counts = count_statuses(results)
     log.info("%s %s: %d light curves of %d targets (%d labelled), %s, %d new in the catalog",
              "Shard" if part.mirror else "Batch", part.label, len(results), len(part.targets),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightcurve_ingest.domain.missions import Mission
+from lightcurve_ingest.domain.missions.base import ObjectSource
 from lightcurve_ingest.domain.targets import check_dispositions
 from lightcurve_ingest.errors import InvalidInputError
 from lightcurve_ingest.settings import (
@@ -23,7 +24,10 @@ MAX_COPY_THREADS = 64
 
 def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
     """Keyword arguments of ``airflow.sdk.Param`` for each param of the mission's DAG, by name."""
-    dispositions = mission.table.dispositions
+    tables = mission.object_sources
+    # every table's words (the form checks them; the task checks them against the chosen table)
+    dispositions = tuple(dict.fromkeys(d for source in tables.values() for d in source.table.dispositions))
+    table_text = mission.table.name if len(tables) == 1 else f"{mission.table.name} (or object_table's)"
     specs = {
         "destination": dict(
             default=default_destination(mission.slug), type="string", minLength=1, title="Destination",
@@ -39,14 +43,14 @@ def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
         "targets": dict(
             default=None, type=["null", "array"], items={"type": "string"}, title="Targets",
             description=f"Only these {mission.name} targets: {mission.target_examples}, whatever their "
-                        f"disposition. Leave empty to use the Exoplanet Archive's {mission.table.name} table.",
+                        f"disposition. Leave empty to use the Exoplanet Archive's {table_text} table.",
         ),
         "dispositions": dict(
             default=list(mission.table.default_dispositions), type="array", minItems=1,
             items={"type": "string", "enum": list(dispositions)}, uniqueItems=True, title="Dispositions",
-            description=f"Which stars of the archive's {mission.table.name} table to take: those with an object "
+            description=f"Which stars of the archive's {table_text} table to take: those with an object "
                         f"of one of these dispositions ({', '.join(dispositions)}). Confirmed planets by default; "
-                        "add candidates or false positives for a labelled training set.",
+                        "add candidates or false positives for a labelled training set." + _table_defaults(mission),
         ),
         "full_refresh": dict(
             default=False, type="boolean", title="Full refresh",
@@ -70,6 +74,13 @@ def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
                         "object; every byte then passes through the worker, about twice the run time.",
         ),
     }
+    if len(tables) > 1:
+        specs["object_table"] = dict(
+            default=mission.table.name, type="string", enum=list(tables), title="Object table",
+            description=f"The Exoplanet Archive table the targets, their labels and their objects' ephemerides "
+                        f"come from: {', '.join(tables)} (see docs/run-modes.md). A table without date columns "
+                        "gives every scheduled run all its targets (complete ones are skipped).",
+        )
     if mission.unit_param:
         unit = mission.unit_name
         examples = f" (e.g. {mission.unit_examples})" if mission.unit_examples else ""
@@ -101,6 +112,7 @@ class RunParams:
     read_back_server_side_copies: bool
     include_fast_cadence: bool
     units: list[int] | None = None  # whole campaigns or sectors to mirror (the mission's unit_param)
+    object_source: ObjectSource | None = None  # the table targets come from (object_table; None: the mission's own)
 
     @classmethod
     def parse(cls, params: dict[str, Any], mission: Mission) -> RunParams:
@@ -115,12 +127,15 @@ class RunParams:
         if units is not None and targets is not None:
             raise InvalidInputError(mission.unit_param, f"cannot be combined with targets: give either whole "
                                                         f"{mission.unit_name}s or targets")
+        source = mission.object_source(value.get("object_table", mission.table.name))
+        if units is not None and source.table != mission.table:  # a mirror run labels its stars from the own table
+            raise InvalidInputError("object_table", f"cannot be combined with {mission.unit_param}: whole "
+                                                    f"{mission.unit_name}s take their labels from {mission.table.name}")
         return cls(
             destination=parse_destination(value["destination"]),
             dest_aws_conn_id=_conn_id(value["dest_aws_conn_id"]),
             targets=targets,
-            dispositions=check_dispositions(mission, _string_list_or_none(value["dispositions"], "dispositions")
-                                            or []),
+            dispositions=_dispositions(mission, source, value["dispositions"]),
             full_refresh=_boolean(value["full_refresh"], "full_refresh"),
             targets_per_batch=_integer(value["targets_per_batch"], "targets_per_batch", 1, MAX_TARGETS_PER_BATCH),
             copy_threads=_integer(value["copy_threads"], "copy_threads", 1, MAX_COPY_THREADS),
@@ -128,7 +143,24 @@ class RunParams:
                                                   "read_back_server_side_copies"),
             include_fast_cadence=_boolean(value.get("include_fast_cadence", False), "include_fast_cadence"),
             units=units,
+            object_source=source,
         )
+
+
+def _table_defaults(mission: Mission) -> str:
+    """For a mission with several tables: what the default dispositions mean with another one."""
+    others = [s.table for s in mission.object_sources.values() if s.table != mission.table]
+    return "".join(f" With object_table {t.name}: {', '.join(t.dispositions)}; left at the default, "
+                   f"{', '.join(t.default_dispositions)}." for t in others)
+
+
+def _dispositions(mission: Mission, source: ObjectSource, value: Any) -> list[str]:
+    """The dispositions asked for, checked against the run's table. Left at the form's default (the mission's own
+    table's), another table takes its own default: the form cannot tell "not given" from "given the default"."""
+    values = _string_list_or_none(value, "dispositions") or []
+    if source.table != mission.table and values == list(mission.table.default_dispositions):
+        values = list(source.table.default_dispositions)
+    return check_dispositions(mission, values, table=source.table)
 
 
 def _units(mission: Mission, value: Any) -> list[int] | None:

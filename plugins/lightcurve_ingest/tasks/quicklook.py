@@ -1,23 +1,24 @@
 """What each task of the ``lightcurve_quicklook`` DAG does, as plain functions of typed payloads.
 
 ``plan_plots`` (which light curves of which destinations have no PNG yet) -> for each batch, ``render_batch``
-(read the FITS, find the strongest period, draw, write ``_quicklook/<source key>.png``) -> ``write_gallery``
-(``_quicklook/index.html`` of everything drawn at a destination). Files travel through the destination's
-``Storage``, as the ingest's do: a local folder or S3, written whole.
+(read the batch's targets' known objects from the catalog once, then for each file: read the FITS, find the
+strongest period, fold each object at its archive period, draw, write ``_quicklook/<source key>.png``) ->
+``write_gallery`` (``_quicklook/index.html`` of everything drawn at a destination, with each star's objects).
+Files travel through the destination's ``Storage``, as the ingest's do: a local folder or S3, written whole.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lightcurve_ingest.domain.catalog import Catalog
-from lightcurve_ingest.domain.catalog_records import LabelledFile
+from lightcurve_ingest.domain.catalog_records import LabelledFile, ObjectState
 from lightcurve_ingest.domain.labelled_files import labelled_records
 from lightcurve_ingest.domain.missions import get_mission
 from lightcurve_ingest.domain.payloads import PlotBatch, PlotBatchResult, PlotJob
@@ -103,6 +104,7 @@ def render_batch(batch: PlotBatch, hook_factory: HookFactory) -> PlotBatchResult
     from lightcurve_ingest.quicklook.lightcurve import BadLightCurveError
 
     storage = open_destination(batch.destination, batch.dest_aws_conn_id, hook_factory)
+    objects = objects_by_target(Catalog(storage), batch.jobs)
     rendered: dict[str, float] = {}
     present, unreadable = 0, []
     for job in batch.jobs:
@@ -112,7 +114,7 @@ def render_batch(batch: PlotBatch, hook_factory: HookFactory) -> PlotBatchResult
             continue
         started = time.perf_counter()
         try:
-            rendered[key] = render_one(job, storage)
+            rendered[key] = render_one(job, storage, objects.get((job.mission, job.target_id), ()))
         except BadLightCurveError as err:
             log.error("No quick-look for %s: %s", storage.uri(job.source_key), err)
             unreadable.append(f"{job.source_key}: {err}")
@@ -123,8 +125,24 @@ def render_batch(batch: PlotBatch, hook_factory: HookFactory) -> PlotBatchResult
                            already_present=present, unreadable=unreadable)
 
 
-def render_one(job: PlotJob, storage: Storage) -> float:
-    """Draw one light curve into ``_quicklook/<source key>.png``; returns its strongest period in days."""
+def objects_by_target(catalog: Catalog, jobs: Sequence[PlotJob]) -> dict[tuple[str, int], list[ObjectState]]:
+    """The known objects of the jobs' targets, by (mission, target id): one read of the catalog's objects table,
+    filtered on those targets (and on their mission, when they share one)."""
+    if not jobs:
+        return {}
+    missions = {j.mission for j in jobs}
+    wanted = {(j.mission, j.target_id) for j in jobs}
+    found = catalog.objects(next(iter(missions)) if len(missions) == 1 else None, {j.target_id for j in jobs})
+    objects: dict[tuple[str, int], list[ObjectState]] = {}
+    for state in found:
+        if (state.mission, state.target_id) in wanted:
+            objects.setdefault((state.mission, state.target_id), []).append(state)
+    return objects
+
+
+def render_one(job: PlotJob, storage: Storage, objects: Sequence[ObjectState] = ()) -> float:
+    """Draw one light curve into ``_quicklook/<source key>.png``, with a folded view of each of the target's
+    ``objects`` (from the catalog); returns its strongest period in days."""
     from lightcurve_ingest.quicklook.lightcurve import BadLightCurveError, read_light_curve
     from lightcurve_ingest.quicklook.periodogram import strongest_period, transit_search
     from lightcurve_ingest.quicklook.plot import render_png
@@ -140,7 +158,7 @@ def render_one(job: PlotJob, storage: Storage) -> float:
     except ValueError as err:
         raise BadLightCurveError(str(err)) from err
     storage.put(png_key(job.source_key),
-                lambda partial: render_png(curve, periodogram, plot_title(job), partial, transits),
+                lambda partial: render_png(curve, periodogram, plot_title(job), partial, transits, objects),
                 content_type="image/png")
     return periodogram.best_period
 
@@ -161,7 +179,8 @@ def write_gallery(destination: str, dest_aws_conn_id: str, hook_factory: HookFac
     """Rewrite ``_quicklook/index.html`` (whole, atomically) with every light curve of the destination that has a
     PNG; returns what it holds."""
     storage = open_destination(destination, dest_aws_conn_id, hook_factory)
-    rows = gallery_rows(labelled_records(Catalog(storage)), storage.keys(QUICKLOOK_DIR))
+    catalog = Catalog(storage)
+    rows = gallery_rows(labelled_records(catalog), storage.keys(QUICKLOOK_DIR), catalog.objects())
     page = render_page(rows)
     storage.put(GALLERY_KEY, lambda partial: Path(partial).write_text(page, encoding="utf-8"),
                 content_type="text/html; charset=utf-8")
@@ -176,9 +195,11 @@ def render_page(rows: list[Any]) -> str:
     return render_gallery(rows, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def gallery_rows(files: list[LabelledFile], drawn: set[str]) -> list[Any]:
-    """One row per target with at least one PNG; links relative to ``_quicklook/index.html``."""
-    from lightcurve_ingest.quicklook.gallery import GalleryPlot, GalleryRow
+def gallery_rows(files: list[LabelledFile], drawn: set[str], objects: Sequence[ObjectState] = ()) -> list[Any]:
+    """One row per target with at least one PNG, with its known ``objects``; links relative to
+    ``_quicklook/index.html``."""
+    from lightcurve_ingest.quicklook.folded import object_label
+    from lightcurve_ingest.quicklook.gallery import GalleryObject, GalleryPlot, GalleryRow
 
     plots: dict[tuple[str, int], list[GalleryPlot]] = {}
     first: dict[tuple[str, int], LabelledFile] = {}
@@ -190,6 +211,11 @@ def gallery_rows(files: list[LabelledFile], drawn: set[str]) -> list[Any]:
         first.setdefault(target, labelled)
         plots.setdefault(target, []).append(GalleryPlot(unit=f.observing_unit, png_href=f"{f.source_key}.png",
                                                         fits_href=f"../{f.source_key}"))
+    known: dict[tuple[str, int], list[GalleryObject]] = {}
+    for state in sorted(objects, key=lambda o: o.object):
+        known.setdefault((state.mission, state.target_id), []).append(
+            GalleryObject(name=state.object, disposition=state.disposition,
+                          label=object_label(state.mission, state.disposition), reason=state.ephemeris.reason))
     rows = []
     for (mission_name, target_id), labelled in first.items():
         mission = get_mission(mission_name)
@@ -197,7 +223,8 @@ def gallery_rows(files: list[LabelledFile], drawn: set[str]) -> list[Any]:
         host = "" if labelled.file.target == label else labelled.file.target
         rows.append(GalleryRow(mission=mission.name, target_id=target_id, target_label=label, host=host,
                                disposition=labelled.disposition, unit_name=mission.unit_name,
-                               plots=tuple(plots[(mission_name, target_id)])))
+                               plots=tuple(plots[(mission_name, target_id)]),
+                               objects=tuple(known.get((mission_name, target_id), ()))))
     return rows
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lightcurve_ingest.errors import InvalidInputError
-from lightcurve_ingest.training.views import phase_fold, require_positive
+from lightcurve_ingest.training.views import phase_fold, require_positive, row_medians
 
 GAP_DAYS = 0.75
 MASK_FACTOR = 1.5  # mask points within this many transit durations of each transit centre
@@ -93,17 +93,9 @@ def transit_mask(time: np.ndarray, *, period_days: float, epoch: float, duration
     return offset < mask_factor * duration_hours / 24.0
 
 
-def _row_median(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Median of each row's first counts[i] finite values; NaNs sort last."""
-    ordered = np.sort(values, axis=1)
-    rows = np.arange(len(values))
-    low, high = (counts - 1) // 2, counts // 2
-    return 0.5 * (ordered[rows, low] + ordered[rows, high])
-
-
 def _biweight_block(windows: np.ndarray, counts: np.ndarray, *, cutoff: float, iterations: int) -> np.ndarray:
-    location = _row_median(windows, counts)
-    spread = _row_median(np.abs(windows - location[:, None]), counts)
+    location = row_medians(windows, counts)
+    spread = row_medians(np.abs(windows - location[:, None]), counts)
     spread = np.where(spread > 0, spread, np.finfo(float).tiny)
     for _ in range(iterations):
         u = (windows - location[:, None]) / (cutoff * spread[:, None])

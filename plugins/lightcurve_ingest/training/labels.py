@@ -8,35 +8,24 @@ from __future__ import annotations
 
 import hashlib
 
+from lightcurve_ingest.domain.missions import get_mission
 from lightcurve_ingest.errors import InvalidInputError
-
-PLANET, FALSE_POSITIVE = 1, 0
-
-# Kepler's cumulative KOI table and K2's k2pandc share their words; TESS's TOI table (tfopwg_disp) has its own.
-_KEPLER_LABELS: dict[str, int | None] = {
-    "CONFIRMED": PLANET, "FALSE POSITIVE": FALSE_POSITIVE, "REFUTED": FALSE_POSITIVE, "CANDIDATE": None,
-}
-_TESS_LABELS: dict[str, int | None] = {
-    "CP": PLANET, "KP": PLANET, "FP": FALSE_POSITIVE, "FA": FALSE_POSITIVE, "PC": None, "APC": None,
-}
-LABELS_BY_MISSION: dict[str, dict[str, int | None]] = {
-    "kepler": _KEPLER_LABELS, "k2": _KEPLER_LABELS, "tess": _TESS_LABELS,
-}
 
 # Percent of stars per split, in order: the hash of a star falls into one of 100 buckets.
 SPLITS: tuple[tuple[str, int], ...] = (("train", 80), ("validation", 10), ("test", 10))
 
 
-def _mission_key(mission_name: str) -> str:
-    key = str(mission_name).strip().lower()
-    if key not in LABELS_BY_MISSION:
-        raise InvalidInputError("mission", f"{mission_name!r} is not a mission; known: {', '.join(LABELS_BY_MISSION)}")
-    return key
+def labels_of(mission_name: str) -> dict[str, int | None]:
+    """Each disposition of the mission's object tables (its own and any other, such as Kepler's DR24 TCEs) and its
+    label; an unknown mission is refused naming it."""
+    mission = get_mission(str(mission_name).strip())
+    return {word: label for source in mission.object_sources.values() for word, label in source.table.labels}
 
 
 def label_of(mission_name: str, disposition: str) -> int | None:
-    """1 for a planet, 0 for a false positive, None for a candidate (kept for inference, not training)."""
-    labels = LABELS_BY_MISSION[_mission_key(mission_name)]
+    """1 for a planet, 0 for a false positive, None for a candidate (kept for inference, not training), as the
+    mission's tables map their dispositions: for Kepler's DR24 TCEs 1 for PC, 0 for AFP and NTP, None for UNK."""
+    labels = labels_of(mission_name)
     word = str(disposition).strip().upper()
     if word not in labels:
         raise InvalidInputError("disposition", f"{disposition!r} is not a {mission_name} disposition; "
@@ -49,7 +38,7 @@ def star_bucket(mission_name: str, target_id: int | str) -> int:
     star = str(target_id).strip()
     if not star:
         raise InvalidInputError("target_id", "is empty")
-    digest = hashlib.sha256(f"{_mission_key(mission_name)}:{star}".encode()).digest()
+    digest = hashlib.sha256(f"{get_mission(str(mission_name).strip()).slug}:{star}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 100
 
 

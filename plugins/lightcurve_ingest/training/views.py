@@ -38,6 +38,7 @@ MIN_POINTS = 100  # finite points a light curve needs for views; fewer leave mos
 # A depth (relative flux) this small is no signal: 1e-9 is far below any mission's photometric precision (~1e-5).
 MIN_DEPTH = 1e-9
 VIEW_NAMES = ("global", "local", "odd", "even", "secondary")
+MAX_BLOCK_VALUES = 2_000_000  # bounds the memory of one block of binned values (16 MB of float64)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,10 @@ def median_bin(x: np.ndarray, y: np.ndarray, num_bins: int, bin_width: float, x_
                x_max: float) -> tuple[np.ndarray, np.ndarray]:
     """AstroNet's median filter: ``num_bins`` bins of ``bin_width``, evenly spaced from [x_min, x_min + bin_width)
     to [x_max - bin_width, x_max) (they overlap when wider than their spacing); each bin's median y, and its count
-    of points. ``x`` must be sorted. An empty bin's median is NaN."""
+    of points. ``x`` must be sorted. An empty bin's median is NaN.
+
+    Vectorised: the bins' values are gathered into rows (NaN-padded, in blocks of at most MAX_BLOCK_VALUES values)
+    and each row's median taken at once; a loop of ``np.median`` calls cost ~70 µs a bin."""
     if num_bins < 2:
         raise InvalidInputError("num_bins", f"must be at least 2, got {num_bins}")
     if not 0 < bin_width < x_max - x_min:
@@ -138,11 +142,27 @@ def median_bin(x: np.ndarray, y: np.ndarray, num_bins: int, bin_width: float, x_
     spacing = (x_max - x_min - bin_width) / (num_bins - 1)
     lows = x_min + spacing * np.arange(num_bins)
     starts = np.searchsorted(x, lows, side="left")
-    ends = np.searchsorted(x, lows + bin_width, side="left")
+    counts = np.searchsorted(x, lows + bin_width, side="left") - starts
     medians = np.full(num_bins, np.nan)
-    for i in np.flatnonzero(ends > starts):
-        medians[i] = np.median(y[starts[i]:ends[i]])
-    return medians, ends - starts
+    width = int(counts.max(initial=0))
+    if width == 0:
+        return medians, counts
+    filled = np.flatnonzero(counts > 0)
+    block = max(1, MAX_BLOCK_VALUES // width)
+    for first in range(0, filled.size, block):
+        bins = filled[first:first + block]
+        index = starts[bins, None] + np.arange(width)
+        rows = np.where(index < (starts[bins] + counts[bins])[:, None], y[np.minimum(index, y.size - 1)], np.nan)
+        medians[bins] = row_medians(rows, counts[bins])
+    return medians, counts
+
+
+def row_medians(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The median of each row's first ``counts[i]`` finite values (the rest NaN padding, which sorts last)."""
+    ordered = np.sort(values, axis=1)
+    rows = np.arange(len(values))
+    low, high = (counts - 1) // 2, counts // 2
+    return 0.5 * (ordered[rows, low] + ordered[rows, high])
 
 
 @dataclass(frozen=True, eq=False)

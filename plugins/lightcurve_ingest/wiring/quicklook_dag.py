@@ -24,9 +24,10 @@ from lightcurve_ingest.wiring.assets import any_catalog_asset, catalog_assets
 
 DAG_ID = "lightcurve_quicklook"
 DOC = """Quick-look plots of light curves: normalised PDCSAP flux (the cadences the default quality mask
-keeps; SAP faintly behind) over time, and a Lomb-Scargle periodogram with the strongest period marked, one PNG
-per light curve at `<destination>/_quicklook/<source key>.png`; and a gallery of them all,
-`<destination>/_quicklook/index.html`.
+keeps; SAP faintly behind) over time, a Lomb-Scargle periodogram and a Box Least Squares transit search with
+their strongest periods marked, and the local view of each of the star's known planets, KOIs and TOIs folded at
+its archive period, one PNG per light curve at `<destination>/_quicklook/<source key>.png`; and a gallery of
+them all with the objects' names and labels, `<destination>/_quicklook/index.html`.
 
 Runs whenever an ingest DAG publishes new files (its catalog Asset). Trigger it by hand with `destination` to
 draw every light curve there that has no PNG yet. See the project README.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ class ArchiveTable:
     dispositions: tuple[str, ...]  # the values a user may ask for, best verdict first
     default_dispositions: tuple[str, ...]
     date_columns: tuple[str, ...]  # a row is new in a window when one of these falls in it
+    # each disposition's training label: 1 a planet, 0 a false positive, None a candidate (kept for inference)
+    labels: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ class ArchiveObject:
     host: str  # the star's name ("" when the row gives none)
     name: str  # the object's name(s) as printed in the catalog
     disposition: str
+
+
+@dataclass(frozen=True)
+class ObjectSource:
+    """A table a run may take its targets and their labels from: the table, where it keeps each object's transits
+    (None: nowhere), and how one of its rows (its ``columns``) becomes an object."""
+
+    table: ArchiveTable
+    ephemeris_columns: EphemerisColumns | None
+    object_of_row: Callable[[dict[str, str]], ArchiveObject]
 
 
 @dataclass(frozen=True)
@@ -173,6 +186,23 @@ class Mission(ABC):
     @abstractmethod
     def object_of_row(self, row: dict[str, str]) -> ArchiveObject:
         """One row of ``table`` (its ``columns``) as an object of a star."""
+
+    def other_object_sources(self) -> tuple[ObjectSource, ...]:
+        """Tables besides ``table`` a run may take its targets from (the ``object_table`` param); none here."""
+        return ()
+
+    @property
+    def object_sources(self) -> dict[str, ObjectSource]:
+        """Every table a run may take its targets from, by name; the mission's own ``table`` first (the default)."""
+        own = ObjectSource(self.table, self.ephemeris_columns, self.object_of_row)
+        return {own.table.name: own} | {s.table.name: s for s in self.other_object_sources()}
+
+    def object_source(self, name: Any, field: str = "object_table") -> ObjectSource:
+        """The table a run asked for by name; any other name is refused."""
+        sources = self.object_sources
+        if not isinstance(name, str) or name not in sources:
+            raise InvalidInputError(field, f"{name!r} is not a {self.name} object table; known: {', '.join(sources)}")
+        return sources[name]
 
     # --- MAST ----------------------------------------------------------------------------------------------
     @abstractmethod

@@ -52,6 +52,7 @@ class K2(Mission):
         default_dispositions=("CONFIRMED",),
         # rowupdate moves when the archive adds or edits a row; releasedate is when it became public (can be later)
         date_columns=("rowupdate", "releasedate"),
+        labels=(("CONFIRMED", 1), ("CANDIDATE", None), ("FALSE POSITIVE", 0), ("REFUTED", 0)),
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
     light_curve_format = K2_LLC
@@ -59,7 +60,7 @@ class K2(Mission):
     # system is in pl_tsystemref; a planet may have several solutions (default_flag = 1 marks the default one)
     ephemeris_columns = EphemerisColumns(object="pl_name", period_days="pl_orbper", epoch="pl_tranmid",
                                          duration_hours="pl_trandur", depth="pl_trandep", depth_to_ppm=1e4,
-                                         time_system="pl_tsystemref")
+                                         time_system="pl_tsystemref", default_flag="default_flag")
     asset_uri = "k2ingest://catalog/files"  # kept from the first release: consumers schedule on it
     key_prefix = "k2/public/lightcurves/"
     data_uri_prefix = "mast:K2/url/missions/k2/lightcurves/"

@@ -1,4 +1,8 @@
-"""Kepler (2009-2013): KIC ids, quarters, the archive's KOI table ``cumulative``, long-cadence ``LLC`` light curves."""
+"""Kepler (2009-2013): KIC ids, quarters, the archive's KOI table ``cumulative``, long-cadence ``LLC`` light curves.
+
+Runs may instead take their targets from the DR24 threshold-crossing events (``q1_q17_dr24_tce``, the
+``object_table`` param): AstroNet's training set, labelled by ``av_training_set``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from lightcurve_ingest.domain.missions.base import (
     ArchiveTable,
     KeyInfo,
     Mission,
+    ObjectSource,
     ProductKind,
     full_match,
 )
@@ -30,6 +35,23 @@ QUARTER_OF_TIMESTAMP = {
 # "K00072.01", "K00072", "KOI-72", "KOI 72.01": a KOI, or all KOIs of a star
 _KOI = re.compile(r"(?:K0*|KOI[ -]?)(?P<number>[0-9]{1,5})(?:\.(?P<planet>[0-9]{2}))?", re.IGNORECASE | re.ASCII)
 _PLANET_LETTER = re.compile(r"(?P<host>.+) [a-z]")
+
+# The Q1-Q17 DR24 TCE table (Kepler's pipeline, with the Autovetter's training labels): no host names and no
+# dates; av_training_set is PC (planet candidate), AFP (astrophysical false positive), NTP (non-transiting
+# phenomenon) or UNK (unlabelled), best verdict first; the labelled set is the default.
+DR24_TCE_TABLE = ArchiveTable(
+    name="q1_q17_dr24_tce",
+    id_column="kepid",
+    columns=("kepid", "tce_plnt_num", "av_training_set"),
+    disposition_column="av_training_set",
+    dispositions=("PC", "AFP", "NTP", "UNK"),
+    default_dispositions=("PC", "AFP", "NTP"),
+    date_columns=(),
+    labels=(("PC", 1), ("AFP", 0), ("NTP", 0), ("UNK", None)),  # AstroNet's: PC positive, AFP and NTP negative
+)
+# epoch in BKJD (tce_time0bk), duration in hours, depth in ppm; the object's name is built from two columns
+DR24_TCE_EPHEMERIS = EphemerisColumns(object="tce_plnt_num", period_days="tce_period", epoch="tce_time0bk",
+                                      duration_hours="tce_duration", depth="tce_depth", epoch_is_bjd=False)
 
 
 class Kepler(Mission):
@@ -52,6 +74,7 @@ class Kepler(Mission):
         dispositions=("CONFIRMED", "CANDIDATE", "FALSE POSITIVE"),
         default_dispositions=("CONFIRMED",),
         date_columns=("koi_vet_date",),  # "Date of Last Parameter Update": the KOI table has no rowupdate
+        labels=(("CONFIRMED", 1), ("CANDIDATE", None), ("FALSE POSITIVE", 0)),
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
     light_curve_format = KEPLER_LLC
@@ -87,6 +110,18 @@ class Kepler(Mission):
         return ArchiveObject(target_id=self.id_of_row(row), host=host,
                              name=f"{koi} ({planet})" if planet else koi,
                              disposition=row["koi_disposition"].strip())
+
+    def other_object_sources(self) -> tuple[ObjectSource, ...]:
+        return (ObjectSource(DR24_TCE_TABLE, DR24_TCE_EPHEMERIS, self.tce_of_row),)
+
+    def tce_of_row(self, row: dict[str, str]) -> ArchiveObject:
+        """A DR24 TCE, named ``KIC 11904151 TCE 1``; the table names no host (the star is shown by its KIC id)."""
+        kic = self.parse_id(row["kepid"], "kepid")
+        number = str(row["tce_plnt_num"]).strip()
+        if not re.fullmatch(r"[0-9]{1,4}", number):
+            raise InvalidInputError("tce_plnt_num", f"{number!r} is not a TCE number (KIC {kic})")
+        return ArchiveObject(target_id=kic, host="", name=f"{self.format_id(kic)} TCE {int(number)}",
+                             disposition=row["av_training_set"].strip())
 
     def mast_target_name(self, target_id: int) -> str:
         return f"kplr{target_id:09d}"

@@ -50,6 +50,7 @@ class Tess(Mission):
         dispositions=("CP", "KP", "PC", "APC", "FP", "FA"),
         default_dispositions=("CP", "KP"),
         date_columns=("rowupdate", "release_date"),
+        labels=(("CP", 1), ("KP", 1), ("PC", None), ("APC", None), ("FP", 0), ("FA", 0)),
     )
     products = (ProductKind(cadence_s=120.0, subgroup="LC", suffix="-s_lc.fits"),)
     light_curve_format = TESS_SPOC
