@@ -53,7 +53,8 @@ def curves(shape: Shape) -> list[ds.Curve]:
         file = CatalogFile(destination_uri=f"/d/{number}", mission=shape.mission, target_id=1, target="t",
                            observing_unit=number, source_key="", data_uri="", obs_id="", obsid="", product_filename="",
                            mast_size=0, size=0, sha256="0" * 64, fits_checksum_verified=True, copy_method="",
-                           ingested_at=AT, run_id="")
+                           ingested_at=AT, run_id="", product=shape.mission,
+                           cadence_s=shape.cadence_days * 86400, source="bucket")
         made.append(ds.Curve(file=file, time=time, flux=flux * (1 + number)))
     return made
 
@@ -86,14 +87,14 @@ def read_seconds(repeat: int) -> float:
     """CPU seconds to read one genuine Kepler long-cadence file (a quarter) as the build task reads it."""
     from lightcurve_ingest.domain.missions import get_mission
     from lightcurve_ingest.quicklook.lightcurve import read_light_curve
-    from lightcurve_ingest.tasks.training import ALL_QUALITY_BITS
+    from lightcurve_ingest.tasks.training import QUALITY_MASK
     from tests.real_fits import KEPLER_90_Q3
 
     fmt = get_mission("kepler").light_curve_format
     spent = []
     for _ in range(repeat):
         start = time.process_time()
-        read_light_curve(KEPLER_90_Q3.path, fmt, ALL_QUALITY_BITS)
+        read_light_curve(KEPLER_90_Q3.path, fmt, QUALITY_MASK)
         spent.append(time.process_time() - start)
     return statistics.median(spent)
 

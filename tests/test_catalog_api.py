@@ -13,7 +13,7 @@ import pytest
 from lightcurve_ingest.domain import catalog as cat
 from lightcurve_ingest.domain import target_status as ts
 from lightcurve_ingest.domain.catalog import Catalog
-from lightcurve_ingest.domain.catalog_records import CatalogFile, TargetState, TargetStatus
+from lightcurve_ingest.domain.catalog_records import CatalogFile, ObjectState, TargetState, TargetStatus
 from lightcurve_ingest.domain.copying import ADOPTED, COPIED, FAILED, PRESENT, CopyResult
 from lightcurve_ingest.domain.missions import get_mission
 from lightcurve_ingest.domain.payloads import LightCurveFile, Target
@@ -64,7 +64,7 @@ def _file(target_id: int, name: str, unit: int | None = 1) -> LightCurveFile:
     key = f"k2/public/lightcurves/c{unit}/{target_id}/{name}.fits"
     return LightCurveFile(mission="K2", target_id=target_id, target=f"K2-{target_id % 1000}", unit=unit,
                           source_key=key, data_uri=f"mast:K2/{key}", mast_size=2880, obs_id=name, obsid="9",
-                          product_filename=f"{name}.fits")
+                          product_filename=f"{name}.fits", product="K2", cadence_s=1800.0)
 
 
 def _result(file: LightCurveFile, status: str) -> CopyResult:
@@ -118,20 +118,22 @@ def test_only_copied_and_adopted_files_are_recorded_with_every_column():
         destination_uri=f"file:///d/{files[2].source_key}", mission="K2", target_id=201000001, target="K2-1",
         observing_unit=None, source_key=files[2].source_key, data_uri=files[2].data_uri, obs_id="c", obsid="9",
         product_filename="c.fits", mast_size=2880, size=2880, sha256="ab" * 32, fits_checksum_verified=True,
-        copy_method="adopted", ingested_at=AT, run_id="run9")
+        copy_method="adopted", ingested_at=AT, run_id="run9", product="K2", cadence_s=1800.0, source="bucket",
+        fits_checksum="verified")
 
 
 # --- the records and the tables ------------------------------------------------------------------------------
 
-ARROW_TYPE = {int: "int64", bool: "bool", datetime: "timestamp[us, tz=UTC]", str: "string"}
+ARROW_TYPE = {int: "int64", bool: "bool", datetime: "timestamp[us, tz=UTC]", str: "string", float: "double"}
 
 
-@pytest.mark.parametrize(("record", "table"), [(CatalogFile, cat.FILES_TABLE), (TargetState, cat.TARGETS_TABLE)])
+@pytest.mark.parametrize(("record", "table"), [(CatalogFile, cat.FILES_TABLE), (TargetState, cat.TARGETS_TABLE),
+                                               (ObjectState, cat.OBJECTS_TABLE)])
 def test_each_record_has_its_tables_columns_in_order_and_their_types(record, table):
     hints = typing.get_type_hints(record)
     assert [f.name for f in dataclasses.fields(record)] == cat.COLUMNS[table]
     stored = {int: int, int | None: int, bool: bool, datetime: datetime, str: str, tuple[str, ...]: str,
-              TargetStatus: str}
+              TargetStatus: str, float: float, float | None: float}
     for field in cat.schema(table):
         assert str(field.type) == ARROW_TYPE[stored[hints[field.name]]], field.name
 
@@ -147,7 +149,8 @@ def file_record(i: int, *, mission: str = "K2", target_id: int = 201000001, unit
                        target=f"{mission} {target_id}", observing_unit=unit, source_key=key, data_uri=f"mast:{key}",
                        obs_id=f"obs{i}", obsid=str(i), product_filename=f"{i}.fits", mast_size=2880 + i,
                        size=2880 + i, sha256=f"{i:064x}", fits_checksum_verified=bool(i % 2), copy_method="download",
-                       ingested_at=at, run_id=run_id)
+                       ingested_at=at, run_id=run_id, product=mission, cadence_s=1800.0, source="bucket",
+                       fits_checksum="verified" if i % 2 else "absent")
 
 
 def state_record(target_id: int, status: TargetStatus, *, mission: str = "K2", files: int = 1,

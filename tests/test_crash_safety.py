@@ -172,7 +172,7 @@ for batch in range(1000):
         {{"destination_uri": f"file:///d/{{batch}}/{{i}}.fits", "mission": "K2", "target_id": batch, "target": "",
          "observing_unit": 1, "source_key": f"{{batch}}/{{i}}", "data_uri": "", "obs_id": "", "obsid": "",
          "product_filename": "", "mast_size": 1, "size": 1, "sha256": "", "fits_checksum_verified": True,
-         "copy_method": "download", "ingested_at": datetime.now(UTC), "run_id": "killed"}}
+         "copy_method": "download", "ingested_at": datetime.now(UTC), "run_id": "killed", "cadence_s": 1800.0}}
         for i in range({rows})])
 """
 COMMIT_ROWS = 20_000  # rows a batch: one data file each
@@ -209,7 +209,7 @@ def test_sigkill_mid_catalog_commit_leaves_the_previous_version_whole_and_the_ne
     committed = len(catalog.read(cat.FILES_TABLE))
     row = {**{c: "" for c in cat.FILE_COLUMNS}, "destination_uri": "file:///d/after.fits", "mission": "K2",
            "target_id": 1, "observing_unit": 1, "mast_size": 1, "size": 1, "fits_checksum_verified": True,
-           "ingested_at": datetime.now(UTC)}
+           "ingested_at": datetime.now(UTC), "cadence_s": 1800.0}
     assert catalog.upsert(cat.FILES_TABLE, [row]) == 1
     assert len(catalog.read(cat.FILES_TABLE)) == committed + 1
 

@@ -44,7 +44,7 @@ def test_dag_folder_parses_without_network_or_heavy_imports():
 
 
 COMMON_PARAMS = {"destination", "dest_aws_conn_id", "targets", "dispositions", "full_refresh", "targets_per_batch",
-                 "copy_threads", "read_back_server_side_copies"}
+                 "copy_threads", "read_back_server_side_copies", "products", "source"}
 
 
 @pytest.mark.parametrize(("slug", "extra_params", "default_dispositions"), [

@@ -71,7 +71,7 @@ def test_a_catalog_commit_on_a_full_disk_fails_clearly_and_keeps_the_table(small
     def row(i: int) -> dict:
         return {**{c: "" for c in cat.FILE_COLUMNS}, "destination_uri": f"file:///d/{i}.fits", "mission": "K2",
                 "target_id": i, "observing_unit": 1, "mast_size": 1, "size": 1, "fits_checksum_verified": True,
-                "ingested_at": datetime.now(UTC), "sha256": os.urandom(32).hex() * 8}
+                "ingested_at": datetime.now(UTC), "sha256": os.urandom(32).hex() * 8, "cadence_s": 1800.0}
 
     storage = LocalStorage(parse_destination(str(small_disk)))
     catalog = Catalog(storage)

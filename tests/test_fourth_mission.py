@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 _RELATIVE_PATH = re.compile(r"s(?P<season>[0-9]{2})/toy(?P<id>[0-9]{6})-s(?P=season)_lc\.fits")
 SEASONS = range(1, 13)
 COMMON_PARAMS = {"destination", "dest_aws_conn_id", "targets", "dispositions", "full_refresh", "targets_per_batch",
-                 "copy_threads", "read_back_server_side_copies"}
+                 "copy_threads", "read_back_server_side_copies", "products", "source"}
 CATALOGS = ["k2_lightcurve_catalog", "kepler_lightcurve_catalog", "tess_lightcurve_catalog", "toy_lightcurve_catalog"]
 
 
@@ -55,6 +55,7 @@ class Toy(Mission):
                          disposition_column="status", dispositions=("REAL", "MAYBE"), default_dispositions=("REAL",),
                          date_columns=("updated",), labels=(("REAL", 1), ("MAYBE", None)))
     products = (ProductKind(cadence_s=600.0, subgroup="LC", suffix="_lc.fits"),)
+    own_product = "Toy"
     light_curve_format = replace(KEPLER_LLC, name="Toy light curve", telescope="Toy", mission="Toy")
     asset_uri = "lightcurve-ingest://catalog/toy"
     key_prefix = "toy/public/lightcurves/"

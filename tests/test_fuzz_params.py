@@ -265,7 +265,7 @@ def test_a_mast_product_row_becomes_a_safe_file_is_skipped_or_fails_the_query_by
 
     row = {**row, "obs_id": "o", "obsID": "1"}
     try:
-        file = _to_file(K2, row, {"ktwo211045000": Target(211045000)})
+        file = _to_file(K2, row, {"ktwo211045000": Target(211045000)}, 1800.0)
     except ServiceReplyError:
         tally["bad inputs tried (listed + fuzzed)"] += 1
         tally["bad replies refused as ServiceReplyError"] += 1

@@ -66,7 +66,8 @@ def test_a_unit_is_cut_into_one_shard_a_folder(standins):
     universe = standins.universe
     for slug, mission, depth in (("k2", "K2", 5), ("tess", "TESS", 6)):
         unit = first_field_unit(universe, mission)
-        shards = unit_shards(get_mission(slug), unit, services_from_connections().source())
+        mission_ = get_mission(slug)
+        shards = unit_shards(mission_, mission_.own_product, unit, services_from_connections().source())
         folders = {"/".join(key.split("/")[:depth]) + "/" for key in unit_files(universe, mission, unit)}
         assert sorted(s.prefix for s in shards) == sorted(folders)
         assert len(shards) >= 2 and all(s.unit == unit for s in shards)
@@ -76,7 +77,8 @@ def test_a_mirror_plan_carries_shards_not_keys(standins, tmp_path):
     unit = first_field_unit(standins.universe, "K2")
     planned = plan("k2", {"destination": str(tmp_path), "campaigns": [unit]})
     assert not planned.batches and planned.units == [unit] and planned.mode == f"mirror campaigns {unit}"
-    assert all(set(s.to_dict()) == {"mission", "unit", "prefix", "label"} for s in planned.shards)
+    assert all(set(s.to_dict()) == {"mission", "unit", "prefix", "label", "product"} for s in planned.shards)
+    assert {s.product for s in planned.shards} == {""}  # the mission's own light curves
 
 
 # --- end to end ----------------------------------------------------------------------------------------------

@@ -159,7 +159,8 @@ def catalog_file(storage, real: RealFile, key: str) -> CatalogFile:  # noqa: ANN
                        observing_unit=real.unit, source_key=key, data_uri=f"mast:{real.name}", obs_id=real.name,
                        obsid="1", product_filename=real.name, mast_size=real.path.stat().st_size,
                        size=real.path.stat().st_size, sha256="0" * 64, fits_checksum_verified=True,
-                       copy_method="test", ingested_at=NOW, run_id="test")
+                       copy_method="test", ingested_at=NOW, run_id="test",
+                       product=real.product, cadence_s=120.0, source="bucket")
 
 
 @pytest.fixture

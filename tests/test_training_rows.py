@@ -26,7 +26,8 @@ def catalog_file(unit: int, sha: str = "a") -> CatalogFile:
     return CatalogFile(destination_uri=f"/data/{key}", mission="K2", target_id=201367065, target="K2-3",
                        observing_unit=unit, source_key=key, data_uri="", obs_id="", obsid="", product_filename="",
                        mast_size=1, size=1, sha256=sha * 64, fits_checksum_verified=True, copy_method="copy",
-                       ingested_at=AT, run_id="r")
+                       ingested_at=AT, run_id="r", product="K2", cadence_s=1800.0,
+                       source="bucket")
 
 
 def planet(name: str = "K2-3 b", disposition: str = "CONFIRMED", epoch: float | None = EPOCH,
@@ -151,3 +152,13 @@ def test_asset_events_name_the_destinations_and_a_daily_run_takes_the_default_fo
     (tmp_path / "data" / "tess_lightcurves").mkdir(parents=True)
     daily = TrainingParams.parse({})
     assert daily.destinations == ((str(tmp_path / "data" / "tess_lightcurves"), "aws_default"),)
+
+
+def test_one_product_a_unit_goes_into_the_views_the_missions_own_first():
+    from dataclasses import replace
+
+    spoc = replace(catalog_file(5), product="SPOC", destination_uri="/a")
+    qlp5, qlp6 = replace(spoc, product="QLP", destination_uri="/b"), replace(catalog_file(6), product="QLP")
+    tess_spoc6 = replace(qlp6, product="TESS-SPOC", destination_uri="/c")
+    chosen = ds.preferred_files([spoc, qlp5, qlp6, tess_spoc6], ("SPOC", "TESS-SPOC", "QLP"))
+    assert chosen == (spoc, tess_spoc6)

@@ -17,6 +17,14 @@ MAST_POOL_DESCRIPTION = "Concurrent requests to MAST"
 # Slots of the mast_api pool; `python -m lightcurve_ingest.wiring.airflow_setup` creates the pool with them
 # (docker-compose, scripts and tests all call it). MAST_POOL_SLOTS in the environment overrides it.
 DEFAULT_MAST_POOL_SLOTS = 4
+# Downloads from MAST's download service over HTTPS (files the public bucket lacks, or every file with the source
+# param "mast") run in tasks of their own pool, so that a large run does not flood MAST: at most
+# mast_download_pool_slots() tasks at once, each fetching at most MAST_DOWNLOAD_THREADS files at once.
+# MAST_DOWNLOAD_POOL_SLOTS in the environment overrides the default slots.
+MAST_DOWNLOAD_POOL = "mast_download"
+MAST_DOWNLOAD_POOL_DESCRIPTION = "Concurrent download tasks fetching files from MAST's download service over HTTPS"
+DEFAULT_MAST_DOWNLOAD_POOL_SLOTS = 4
+MAST_DOWNLOAD_THREADS = 4
 
 DEFAULT_MAST_URL = "https://mast.stsci.edu"
 DEFAULT_ARCHIVE_URL = "https://exoplanetarchive.ipac.caltech.edu"
@@ -96,6 +104,10 @@ def task_retry_args() -> dict[str, Any]:
 
 def mast_pool_slots() -> int:
     return int(os.environ.get("MAST_POOL_SLOTS") or DEFAULT_MAST_POOL_SLOTS)
+
+
+def mast_download_pool_slots() -> int:
+    return int(os.environ.get("MAST_DOWNLOAD_POOL_SLOTS") or DEFAULT_MAST_DOWNLOAD_POOL_SLOTS)
 
 
 def default_destination(mission_slug: str) -> str:

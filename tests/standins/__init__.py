@@ -24,15 +24,15 @@ class Standins:
     """Start the three stand-ins over one Universe (built here unless given); stop them on exit.
 
     ``fits_rows`` None: light curves of real sizes; a number: that many rows; ``real_k2``: the real K2 stars after the
-    generated K2 hosts (see :func:`build_universe`)."""
+    generated K2 hosts; ``hlsps``: high-level science products too (see :func:`build_universe` and :mod:`.hlsp`)."""
 
     def __init__(self, universe: Universe | None = None, *, n_hosts: int = 20, seed: int = 0,
                  fits_rows: int | None = None, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
                  tess_hosts: int | None = None, mast_latency_s: float = 0.0, tap_latency_s: float = 0.0,
-                 s3_latency_s: float = 0.0, real_k2: bool = False) -> None:
+                 s3_latency_s: float = 0.0, real_k2: bool = False, hlsps: bool = False) -> None:
         self.universe = universe or build_universe(n_hosts, seed=seed, fits_rows=fits_rows,
                                                    unknown_to_mast=unknown_to_mast, kepler_hosts=kepler_hosts,
-                                                   tess_hosts=tess_hosts, real_k2=real_k2)
+                                                   tess_hosts=tess_hosts, real_k2=real_k2, hlsps=hlsps)
         self._latencies = (mast_latency_s, tap_latency_s, s3_latency_s)
         self.mast: MastPortalStandin | None = None
         self.tap: TapStandin | None = None
@@ -71,6 +71,11 @@ class Standins:
         self.mast.retry_after = None
         self.mast.release_cutoff_mjd = None
         self.s3.body_delay_s = 0.0
+
+    def fetch_counts(self) -> dict[str, int]:
+        """Files fetched since the last reset, by source: ``https`` the GETs of MAST's ``Download/file``,
+        ``bucket`` the reads of public-bucket objects (GETs and copies; see :meth:`S3Standin.public_reads`)."""
+        return {"https": self.mast.download_count, "bucket": sum(self.s3.public_reads().values())}
 
     def airflow_env(self) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` variables (JSON form) pointing the pipeline at the stand-ins."""

@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mast-latency", type=float, default=0.0, help="seconds slept before each MAST reply")
     parser.add_argument("--tap-latency", type=float, default=0.0, help="seconds slept before each TAP reply")
     parser.add_argument("--s3-latency", type=float, default=0.0, help="seconds slept before each S3 reply")
+    parser.add_argument("--hlsps", action="store_true",
+                        help="MAST also lists QLP, TESS-SPOC, K2SFF and EVEREST light curves (some in the bucket)")
     parser.add_argument("--env-file", type=Path, help="also write the export lines to this file")
     return parser.parse_args(argv)
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     with Standins(n_hosts=args.hosts, seed=args.seed, fits_rows=args.fits_rows,
                   unknown_to_mast=args.unknown_to_mast, kepler_hosts=args.kepler_hosts,
                   tess_hosts=args.tess_hosts, mast_latency_s=args.mast_latency,
-                  tap_latency_s=args.tap_latency, s3_latency_s=args.s3_latency) as standins:
+                  tap_latency_s=args.tap_latency, s3_latency_s=args.s3_latency, hlsps=args.hlsps) as standins:
         standins.s3.create_bucket(DESTINATION_BUCKET)
         lines = export_lines(standins.airflow_env())
         if args.env_file:

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 HOST = "127.0.0.1"
+_PIECE = 64 * 1024
 
 
 class ConnectionTrackingMixin:
@@ -100,6 +101,9 @@ class Reply:
     body: bytes
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    # A cut reply: Content-Length says this many bytes (more than the body), and the connection is closed after
+    # the body, as when a download breaks off. None: the body's length.
+    declared_length: int | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -127,12 +131,17 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.app(request)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        cut = reply.declared_length is not None
+        self.send_header("Content-Length", str(reply.declared_length if cut else len(reply.body)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(reply.body)
+            for start in range(0, len(reply.body), _PIECE):  # streamed: a client reads while it is sent
+                self.wfile.write(reply.body[start:start + _PIECE])
+        if cut:
+            self.wfile.flush()
+            self.close_connection = True
 
 
 class _HttpServer(ConnectionTrackingMixin, ThreadingHTTPServer):

@@ -1,4 +1,6 @@
-"""Stand-in light-curve FITS files: Kepler and K2 long cadence (``*_llc.fits``), TESS SPOC (``*_lc.fits``).
+"""Stand-in light-curve FITS files: Kepler and K2 long cadence (``*_llc.fits``), TESS SPOC (``*_lc.fits``), and
+the TESS-SPOC HLSP (``hlsp_tess-spoc_*_lc.fits``, the SPOC layout from full-frame images; the other HLSPs are in
+:mod:`.hlsp_fits`).
 
 Each file follows its product's layout (:mod:`.layouts`): the HDUs, the LIGHTCURVE columns (names, order,
 formats, units) and every header card (keywords, order, comments) are those of a genuine MAST file of the
@@ -39,8 +41,8 @@ from functools import cache
 import numpy as np
 from astropy.io import fits
 
-from ..real_fits import K2_C13, KEPLER_90_Q3, TESS_S41, RealFile
-from .layouts import K2_LLC, KEPLER_LLC, KEPLER_LONG_CADENCE_DAYS, TESS_SPOC_LC, Column, Layout
+from ..real_fits import K2_C13, KEPLER_90_Q3, TESS_S41, TESS_SPOC_S24, RealFile
+from .layouts import K2_LLC, KEPLER_LLC, KEPLER_LONG_CADENCE_DAYS, TESS_SPOC_FFI_LC, TESS_SPOC_LC, Column, Layout
 from .records import EB_EVEN_DEPTH_RATIO, EB_SECONDARY_DEPTH_RATIO, Planet
 from .timeline import KEPLER_BJD_OFFSET, MJD_TO_JD, TESS_BJD_OFFSET, quarter_mjd, sector_mjd
 
@@ -289,6 +291,11 @@ class _Target:
     primary: Mapping[str, object]  # the mission's own primary keywords: unit, detector, magnitude
     seed: int = 0  # the universe's: with the target id, it seeds the star's variability
     transits: tuple[Transit, ...] = ()  # the host's planets' (or eclipsing binary's) transits
+    product: str = ""  # the template and layout to follow (a key of _TEMPLATES); "" the mission's own
+
+    @property
+    def kind(self) -> str:
+        return self.product or self.mission
 
 
 def make_llc_fits(epic_id: int, campaign: int, rows: int, seed: int, planted: bool = False,
@@ -359,6 +366,28 @@ def tess_lc_size(rows: int) -> int:
     return _size_without_rows("TESS") + _table_bytes(rows)
 
 
+def make_tess_spoc_fits(tic: int, sector: int, rows: int, seed: int, exptime_s: float = 1800.0,
+                        ra: float = 0.0, dec: float = 0.0, planted: bool = False,
+                        transits: tuple[Transit, ...] = ()) -> bytes:
+    """Return the bytes of a TESS-SPOC light curve (an HLSP from full-frame images, ``exptime_s`` cadence): the
+    SPOC layout, headers from the genuine TESS-SPOC file (CHECKSUM, no DATASUM), with ``transits``."""
+    rng = np.random.default_rng([seed, tic, sector, round(exptime_s), 7])
+    camera, ccd = 1 + (tic + sector) % 4, 1 + (tic // 4 + sector) % 4  # as the star's SPOC files
+    cadence_days = exptime_s / 86400.0
+    start = sector_mjd(sector)[0] + _FIRST_CADENCE_DAYS + MJD_TO_JD - TESS_BJD_OFFSET
+    target = _Target("TESS", tic, ra, dec, start, cadence_days,
+                     {"SECTOR": sector, "CAMERA": camera, "CCD": ccd,
+                      "TESSMAG": round(6.0 + (tic % 900) / 100.0, 3)}, seed, transits, "TESS-SPOC")
+    flags = _TESS_FLAGS.with_runs(*_TESS_STRAY_LIGHT) if camera == 1 else _TESS_FLAGS
+    period = planted_period_days(tic, sector, cadence_days) if planted else None
+    return _build(target, rows, rng, flags, period)
+
+
+def tess_spoc_size(rows: int) -> int:
+    """Byte length of a :func:`make_tess_spoc_fits` file with ``rows`` rows, any cadence (without building it)."""
+    return _size_without_rows("TESS-SPOC") + _table_bytes(rows)
+
+
 def _kepler_detector(channel: int) -> dict[str, int]:
     return {"CHANNEL": channel, "MODULE": _KEPLER_MODULES[(channel - 1) // 4], "OUTPUT": 1 + (channel - 1) % 4}
 
@@ -373,33 +402,37 @@ def _size_without_rows(mission: str) -> int:
         return len(make_llc_fits(201000000, 1, 0, 0))
     if mission == "Kepler":
         return len(make_kepler_llc_fits(11904151, 1, 0, 0))
+    if mission == "TESS-SPOC":
+        return len(make_tess_spoc_fits(261136679, 1, 0, 0))
     return len(make_tess_lc_fits(261136679, 1, 0, 0))
 
 
 # --- building a file ----------------------------------------------------------------------------------------
 
-_LAYOUTS: dict[str, Layout] = {"K2": K2_LLC, "Kepler": KEPLER_LLC, "TESS": TESS_SPOC_LC}
-_TEMPLATES: dict[str, RealFile] = {"K2": K2_C13, "Kepler": KEPLER_90_Q3, "TESS": TESS_S41}
+_LAYOUTS: dict[str, Layout] = {"K2": K2_LLC, "Kepler": KEPLER_LLC, "TESS": TESS_SPOC_LC,
+                               "TESS-SPOC": TESS_SPOC_FFI_LC}
+_TEMPLATES: dict[str, RealFile] = {"K2": K2_C13, "Kepler": KEPLER_90_Q3, "TESS": TESS_S41,
+                                   "TESS-SPOC": TESS_SPOC_S24}
 _ID_KEYWORD = {"K2": "KEPLERID", "Kepler": "KEPLERID", "TESS": "TICID"}
 _OBJECT_PREFIX = {"K2": "EPIC", "Kepler": "KIC", "TESS": "TIC"}
 
 
 @cache
-def _template(mission: str) -> tuple[fits.Header, fits.Header, fits.Header]:
-    """The genuine file's three headers; its columns must be the layout's."""
-    real = _TEMPLATES[mission]
+def _template(kind: str) -> tuple[fits.Header, fits.Header, fits.Header]:
+    """The genuine file's three headers (``kind``: a mission, or TESS-SPOC); its columns must be the layout's."""
+    real = _TEMPLATES[kind]
     with fits.open(real.path) as hdus:
         columns = tuple(Column(c.name, c.format, c.unit) for c in hdus["LIGHTCURVE"].columns)
         names = tuple(hdu.name for hdu in hdus)
         headers = tuple(hdu.header.copy() for hdu in hdus)
-    layout = _LAYOUTS[mission]
+    layout = _LAYOUTS[kind]
     if columns != layout.columns or names != layout.hdus:
         raise ValueError(f"{real.name}: its HDUs or LIGHTCURVE columns are not the {layout.product} layout's")
     return headers
 
 
 def _build(target: _Target, rows: int, rng: np.random.Generator, spec: _Flags, period: float | None) -> bytes:
-    primary, lightcurve, aperture = _template(target.mission)
+    primary, lightcurve, aperture = _template(target.kind)
     quality = _quality(spec, rows, target.cadence_days, rng)
     image, corner = _aperture(target.mission, target.target_id, rng)
     table = _table(target, quality, corner, image.shape, rng, period)
@@ -422,7 +455,7 @@ def _build(target: _Target, rows: int, rng: np.random.Generator, spec: _Flags, p
 def _table(target: _Target, quality: _Quality, corner: tuple[int, int], shape: tuple[int, int],
            rng: np.random.Generator, period: float | None) -> np.ndarray:
     rows = len(quality.flags)
-    layout = _LAYOUTS[target.mission]
+    layout = _LAYOUTS[target.kind]
     table = np.zeros(rows, dtype=[(c.name, _FORMATS[c.tform]) for c in layout.columns])
     grid = target.start + target.cadence_days * np.arange(rows, dtype=np.float64)
     base = rng.uniform(1e4, 1e5)

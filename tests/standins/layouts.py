@@ -182,6 +182,77 @@ TESS_SPOC_FFI_LC = dataclasses.replace(
     lightcurve={**TESS_SPOC_LC.lightcurve, "TIMEDEL": float})
 
 
+# --- high-level science products (HLSPs) ------------------------------------------------------------------------
+# Checked against the genuine QLP and K2SFF files in tests/fixtures/real_fits/; EVEREST against its writer (no
+# genuine file is at hand). The "lightcurve" keywords are those of the HDU holding the light curve (QLP LIGHTCURVE,
+# K2SFF BESTAPER, EVEREST ARRAYS). None of them carries CHECKSUM or DATASUM.
+_NO_SUMS = {"CHECKSUM": ABSENT, "DATASUM": ABSENT}
+
+
+def _qlp_columns(flux: str) -> tuple[Column, ...]:
+    """QLP's 13 columns: normalized fluxes without units; ``flux`` names the detrended flux (KSPSAP_FLUX, DET_FLUX
+    from sector 56)."""
+    return (
+        Column("TIME", "D", "BJD-2457000, days"),
+        Column("CADENCENO", "J", None),
+        Column("SAP_FLUX", "E", None),
+        Column(flux, "E", None),
+        Column("KSPSAP_FLUX_ERR", "E", None),
+        Column("QUALITY", "J", None),
+        Column("ORBITID", "J", None),
+        Column("SAP_X", "E", "pixel"),
+        Column("SAP_Y", "E", "pixel"),
+        Column("SAP_BKG", "E", None),
+        Column("SAP_BKG_ERR", "E", None),
+        Column("KSPSAP_FLUX_SML", "E", None),
+        Column("KSPSAP_FLUX_LAG", "E", None),
+    )
+
+
+QLP_LLC = Layout(
+    product="QLP full-frame-image light curve (hlsp_qlp_*_llc.fits)",
+    hdus=("PRIMARY", "LIGHTCURVE"),  # no APERTURE
+    columns=_qlp_columns("KSPSAP_FLUX"),
+    primary={"ORIGIN": "MIT/QLP", "TELESCOP": "TESS", "MISSION": ABSENT, "OBJECT": re.compile(r"TIC \d+"),
+             "TICID": int, "SECTOR": int, "CAMERA": int, "CCD": int, "TESSMAG": float, "DATE": ABSENT, **_NO_SUMS},
+    lightcurve={"EXTNAME": "LIGHTCURVE", "INHERIT": "T",  # a string, not a logical
+                "TIMEREF": "SOLARSYSTEM", "TIMESYS": "TDB", "BJDREFI": 2457000,
+                "BJDREFR": 0.0, "BJDREFF": ABSENT,  # QLP names the fraction BJDREFR
+                "TIMEUNIT": "d", "TSTART": float, "TSTOP": float, "TIMEDEL": float, "TELAPS": float, **_NO_SUMS},
+)
+# From sector 56 QLP names its detrended flux DET_FLUX (data-sources.md); the rest of the file is the same here.
+QLP_DET_LLC = dataclasses.replace(QLP_LLC, product="QLP light curve, sector 56 on (DET_FLUX)",
+                                  columns=_qlp_columns("DET_FLUX"))
+
+K2SFF_APERTURES = tuple(f"{kind}_APER{n}" for kind in ("CIRC", "PRF") for n in range(10))
+K2SFF_LLC = Layout(
+    product="K2SFF light curve (hlsp_k2sff_*_llc.fits)",
+    # BESTAPER (a copy of the best of the 20 apertures' tables), the 20 tables, the apertures, the stacked image
+    hdus=("PRIMARY", "BESTAPER", *K2SFF_APERTURES, "CIRC_APER_TBL", "PRF_APER_TBL", "STACKED_IMG"),
+    columns=(Column("T", "D", None), Column("FRAW", "D", None), Column("FCOR", "D", None),
+             Column("ARCLENGTH", "D", None), Column("MOVING", "I", None), Column("CADENCENO", "J", None)),
+    primary={"TELESCOP": "Kepler", "MISSION": "K2", "OBJECT": re.compile(r"EPIC \d+"), "KEPLERID": int,
+             "CAMPAIGN": int, "CHANNEL": int, "KEPMAG": float, **_NO_SUMS},
+    lightcurve={"EXTNAME": "BESTAPER", "INHERIT": True, "BJDREFI": 2454833, "BJDREFF": 0.0,
+                "TIMEDEL": KEPLER_LONG_CADENCE_DAYS, "TSTART": float, "TSTOP": float, "MASKTYPE": str,
+                "MASKINDE": int, **_NO_SUMS},
+)
+
+EVEREST_CBVS = 6  # a constant and 5 SysRem CBVs (everest/missions/k2/sysrem.py GetCBVs: ncbv=5)
+EVEREST_LC = Layout(
+    product="EVEREST 2.0 light curve (hlsp_everest_*_lc.fits)",
+    hdus=("PRIMARY", "ARRAYS", "PIXELS", "APERTURE MASK", "POSTAGE STAMPS", "HI RES IMAGE"),
+    # in campaigns 0-2 a BKG column (e-/s) follows the CBVs (everest/missions/k2/utils.py RemoveBackground)
+    columns=(Column("CADN", "D", None), Column("FLUX", "D", "e-/s"), Column("FRAW", "D", "e-/s"),
+             Column("FRAW_ERR", "D", "e-/s"), Column("QUALITY", "J", None), Column("TIME", "D", "BJD - 2454833"),
+             Column("FCOR", "D", "e-/s"), *(Column(f"CBV{n:02d}", "D", None) for n in range(1, EVEREST_CBVS + 1))),
+    primary={"TELESCOP": "Kepler", "MISSION": "k2", "OBJECT": re.compile(r"EPIC \d+"), "KEPLERID": int,
+             "CAMPAIGN": int, "KEPMAG": float, "VERSION": "2.0", **_NO_SUMS},
+    lightcurve={"EXTNAME": "ARRAYS", "MISSION": "k2", "VERSION": "2.0", "MODEL": str, "BJDREFI": 2454833,
+                "TIMEDEL": KEPLER_LONG_CADENCE_DAYS, "TSTART": float, "TSTOP": float, **_NO_SUMS},
+)
+
+
 def keyword_problems(header: Mapping[str, object], expected: Mapping[str, Expected]) -> list[str]:
     """What in ``header`` differs from ``expected``, one line a keyword (empty when all hold)."""
     problems = []

@@ -4,8 +4,9 @@
   ``Mast.Caom.Products``, with ``pagesize``/``page`` paging.
 * ``POST /portal/Mashup/Mashup.asmx/columnsconfig`` (form ``colConfigId=<service>``).
 * ``GET /api/v0.1/path_lookup/?uri=...&uri=...``
-* ``GET|HEAD /api/v0.1/Download/file?uri=<dataURI>`` (bucket files only: light curves and Kepler
-  bundles; other products 404).
+* ``GET|HEAD /api/v0.1/Download/file?uri=<dataURI>``: every light curve, the bucket's (light curves and Kepler
+  bundles) and the HLSPs' (the universe's ``hlsp_files``, in the bucket or not), streamed with Content-Length;
+  other products (target pixel files...) 404. ``downloads`` counts the GETs by dataURI.
 
 Every mission of the universe is served (K2, Kepler, TESS). ``release_cutoff_mjd`` hides the
 observations (and their products) released after it, as MAST lists nothing before release.
@@ -17,6 +18,11 @@ Extras for reliability and security tests (off by default, so the replies above 
 replies; a fault's ``service`` may be ``"target:<text>"`` to fail only requests whose JSON
 contains ``<text>`` (one batch); ``retry_after`` adds a ``Retry-After`` header to 503 faults;
 ``authorization_headers`` records every ``Authorization`` header received.
+
+Download faults (GETs of ``Download/file`` only; ``service`` ``"download"`` or ``None`` for any download,
+``"uri:<text>"`` for those whose dataURI contains ``<text>``): ``truncated`` sends the full Content-Length, half
+the file, then closes the connection; ``short`` sends a complete reply holding only the first half of the file
+(its Content-Length says so), as a cache serving a cut copy would.
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ INVOKE_PATH = "/api/v0/invoke"
 COLUMNS_CONFIG_PATH = "/portal/Mashup/Mashup.asmx/columnsconfig"
 PATH_LOOKUP_PATH = "/api/v0.1/path_lookup/"
 DOWNLOAD_PATH = "/api/v0.1/Download/file"
-FAULT_KINDS = frozenset({"http503", "http500", "hang", "malformed_json", "executing", "error_status"})
+FAULT_KINDS = frozenset({"http503", "http500", "hang", "malformed_json", "executing", "error_status", "truncated",
+                         "short"})
+_DOWNLOAD_FAULTS = frozenset({"truncated", "short"})
 _SERVICES = {"Mast.Caom.Filtered": caom_filtered, "Mast.Caom.Products": caom_products}
 _LABELS = {COLUMNS_CONFIG_PATH: "columnsconfig", PATH_LOOKUP_PATH: "path_lookup", DOWNLOAD_PATH: "download"}
 
@@ -60,6 +68,8 @@ class MastPortalStandin(Instrumented):
         self.authorization_headers: list[str] = []  # every Authorization header received
         self.retry_after: str | None = None  # when set, sent as Retry-After with "http503" faults
         self.release_cutoff_mjd: float | None = None  # when set, later t_obs_release are not listed
+        self.downloads: Counter[str] = Counter()  # GETs of Download/file by dataURI (what came over HTTPS)
+        self._downloads_lock = threading.Lock()
         self._extra_products: list[dict[str, Any]] = []
         self._faults = FaultQueue(FAULT_KINDS)
         self._counter = RequestCounter()
@@ -76,12 +86,20 @@ class MastPortalStandin(Instrumented):
     def requests_by_service(self) -> Counter[str]:
         return self._counter.by_label
 
+    @property
+    def download_count(self) -> int:
+        """GETs of ``Download/file`` since the last reset: the files asked for over HTTPS."""
+        with self._downloads_lock:
+            return sum(self.downloads.values())
+
     def _clear_logs(self) -> None:
         self.invocations.clear()
         self.authorization_headers.clear()
+        self.downloads.clear()
 
     def add_fault(self, kind: str, times: int = 1, service: str | None = None) -> None:
-        """Make the next ``times`` requests labelled ``service`` (any if None) fail with ``kind``."""
+        """Make the next ``times`` requests labelled ``service`` (any if None) fail with ``kind`` (download faults:
+        see the module docstring)."""
         self._faults.add(kind, times, service)
 
     def add_product(self, obsid: str, data_uri: str, *, size: int | None = 1000, subgroup: str = "LLC",
@@ -120,6 +138,10 @@ class MastPortalStandin(Instrumented):
         self._counter.count(label)
         if invoke is not None:
             self.invocations.append(invoke)
+        uri = request.query.get("uri", [""])[0] if label == "download" and request.method == "GET" else None
+        if uri is not None:
+            with self._downloads_lock:
+                self.downloads[uri] += 1
         if "authorization" in request.headers:
             self.authorization_headers.append(request.headers["authorization"])
         if self.latency_s:
@@ -127,6 +149,9 @@ class MastPortalStandin(Instrumented):
         text = json.dumps(invoke) if invoke is not None else ""
 
         def applies(kind: str, match: str | None) -> bool:
+            if kind in _DOWNLOAD_FAULTS:
+                return uri is not None and (match in (None, "download") or (
+                    match.startswith("uri:") and match[len("uri:"):] in uri))
             if match is not None and match.startswith("target:"):
                 return match[len("target:"):] in text
             return match is None or match == label
@@ -134,6 +159,8 @@ class MastPortalStandin(Instrumented):
         fault = self._faults.take(applies)
         if fault == "hang":
             self._stopping.wait(self.hang_s)
+        elif fault in _DOWNLOAD_FAULTS:
+            return _cut(self._download(uri), fault)
         elif fault is not None:
             reply = _fault_reply(fault)
             if fault == "http503" and self.retry_after is not None:
@@ -178,6 +205,16 @@ class MastPortalStandin(Instrumented):
             return Reply(404, f"File not found: {uri}".encode(), "text/plain")
         headers = {"Content-Disposition": f'attachment; filename="{file.filename}"'}
         return Reply(200, self.universe.fits_bytes(file), "application/octet-stream", headers)
+
+
+def _cut(reply: Reply, kind: str) -> Reply:
+    """A download broken off (``truncated``: the full Content-Length, half the body, the connection closed) or
+    served short (``short``: a complete reply of half the file)."""
+    if reply.status != 200:
+        return reply
+    half = reply.body[: len(reply.body) // 2]
+    return Reply(reply.status, half, reply.content_type, reply.headers,
+                 len(reply.body) if kind == "truncated" else None)
 
 
 def _decode_invoke(request: Request) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .universe import Observation, Product, Universe
 
-# Field order of caom.json, plus intentType and provenance_name which today's MAST also returns.
+# Field order of caom.json, plus intentType, provenance_name and sequence_number which today's MAST also returns.
 CAOM_FIELDS: tuple[tuple[str, str], ...] = (
     ("intentType", "string"), ("obs_collection", "string"), ("provenance_name", "string"),
     ("dataproduct_type", "string"), ("instrument_name", "string"), ("project", "string"),
@@ -25,7 +25,7 @@ CAOM_FIELDS: tuple[tuple[str, str], ...] = (
     ("t_max", "float"), ("t_exptime", "float"), ("em_min", "float"), ("em_max", "float"),
     ("obs_title", "string"), ("t_obs_release", "float"), ("s_region", "string"), ("jpegURL", "string"),
     ("dataURL", "string"), ("obsid", "string"), ("objID", "string"), ("distance", "float"),
-    ("_selected_", "boolean"),
+    ("sequence_number", "int"), ("_selected_", "boolean"),
 )
 # Field order of products.json.
 PRODUCT_FIELDS: tuple[tuple[str, str], ...] = (
@@ -53,11 +53,23 @@ _MISSION_COLUMNS: dict[str, dict[str, Any]] = {
              "filters": "TESS", "proposal_pi": "Ricker, George", "calib_level": 3, "em_min": 600.0, "em_max": 1000.0},
 }
 _SCIENCE_SUBGROUPS = frozenset({"LLC", "SLC", "LC", "FAST-LC"})
+# HLSP rows: obs_collection HLSP, the mission as project, the product as provenance_name, its team's PI, level 4.
+_HLSP_PIS = {"QLP": "Huang, Chelsea X.", "TESS-SPOC": "Caldwell, Douglas A.", "K2SFF": "Vanderburg, Andrew",
+             "EVEREST": "Luger, Rodrigo"}
+
+
+def _columns(mission: str, provenance: str) -> dict[str, Any]:
+    """The mission's column values; for an HLSP, the HLSP's."""
+    values = _MISSION_COLUMNS[mission]
+    if not provenance:
+        return values
+    return {**values, "obs_collection": "HLSP", "provenance_name": provenance, "proposal_pi": _HLSP_PIS[provenance],
+            "calib_level": 4}
 
 
 def observation_row(obs: Observation) -> dict[str, Any]:
-    values = _MISSION_COLUMNS[obs.mission]
-    proposal_id = {"K2": f"GO{obs.unit}001", "Kepler": "EX"}.get(obs.mission, "N/A")
+    values = _columns(obs.mission, obs.provenance)
+    proposal_id = "N/A" if obs.provenance else {"K2": f"GO{obs.unit}001", "Kepler": "EX"}.get(obs.mission, "N/A")
     return {
         "intentType": "science", "obs_collection": values["obs_collection"],
         "provenance_name": values["provenance_name"], "dataproduct_type": "timeseries",
@@ -72,9 +84,15 @@ def observation_row(obs: Observation) -> dict[str, Any]:
     }
 
 
+def filtered_row(obs: Observation) -> dict[str, Any]:
+    """The observation's ``Mast.Caom.Filtered`` row: :func:`observation_row` and its ``sequence_number`` (sector or
+    campaign; MAST gives Kepler's none)."""
+    return {**observation_row(obs), "sequence_number": None if obs.mission == "Kepler" else obs.unit}
+
+
 def product_row(product: Product) -> dict[str, Any]:
     science = product.subgroup in _SCIENCE_SUBGROUPS
-    values = _MISSION_COLUMNS[product.mission]
+    values = _columns(product.mission, product.provenance)
     return {
         "obsID": int(product.obsid), "obs_collection": values["obs_collection"], "dataproduct_type": "timeseries",
         "obs_id": product.obs_id, "description": product.description, "type": "S",
@@ -92,7 +110,7 @@ def caom_filtered(universe: Universe, params: dict[str, Any],
 
     Observations released after ``release_cutoff_mjd`` are not listed (MAST lists nothing before release).
     """
-    rows = [observation_row(o) for o in _released(universe, release_cutoff_mjd)]
+    rows = [filtered_row(o) for o in _released(universe, release_cutoff_mjd)]
     for spec in params.get("filters") or []:
         rows = [r for r in rows if _matches(spec, r)]
     return _select_columns(rows, params.get("columns", "*"))
@@ -110,7 +128,7 @@ def caom_products(universe: Universe, params: dict[str, Any],
 
 
 def _released(universe: Universe, cutoff: float | None) -> list[Observation]:
-    return [o for o in universe.observations if cutoff is None or o.t_obs_release <= cutoff]
+    return [o for o in universe.mast_observations if cutoff is None or o.t_obs_release <= cutoff]
 
 
 def paged_reply(rows: list[dict], fields: tuple, pagesize: int, page: int) -> dict[str, Any]:
@@ -139,13 +157,15 @@ def columns_config(config_id: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _caom_config_text() -> str:
-    """astroquery's recorded ``Mast.Caom.Cone`` config, plus ``provenance_name``."""
+    """astroquery's recorded ``Mast.Caom.Cone`` config, plus ``provenance_name`` and ``sequence_number``."""
     import astroquery.mast
 
     recorded = Path(astroquery.mast.__file__).parent / "tests" / "data" / "columnsconfig.json"
     config = json.loads(recorded.read_text()) if recorded.exists() else _derived_config(CAOM_FIELDS)
     config.setdefault("provenance_name", {"text": "Provenance Name", "vot.datatype": "char",
                                           "vot.description": "Provenance name, or source of data"})
+    config.setdefault("sequence_number", {"text": "Sequence Number", "vot.datatype": "int",
+                                          "vot.description": "Sequence number, e.g. Kepler quarter or TESS sector"})
     return json.dumps(config)
 
 

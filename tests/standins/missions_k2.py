@@ -225,6 +225,11 @@ def _build_planets(i: int, epic_id: int, k2_number: int, known: bool, rng: rando
     return tuple(confirmed), hostname
 
 
+def campaign_mjd(campaign: int) -> tuple[float, float]:
+    """When a campaign was observed (MJD, approximate): its observations' t_min and t_max."""
+    return _campaign_mjd(campaign)
+
+
 def _campaign_mjd(campaign: int) -> tuple[float, float]:
     t_min = _CAMPAIGN0_MJD + 82.0 * K2_CAMPAIGNS.index(campaign)
     return t_min, t_min + 78.0

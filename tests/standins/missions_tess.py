@@ -67,6 +67,10 @@ REAL_EPHEMERIDES: dict[str, tuple[float, float, float]] = {
     "144.01": (2460011.550653, 2.789, 321.0),  # pi Men c
     "136.01": (2459036.323679, 0.5588, 4489.9),  # LHS 3844 b
 }
+# Only with HLSPs (build_universe(hlsps=True)): a TOI whose star has no SPOC light curve, only light curves made from
+# full-frame images (QLP, TESS-SPOC), as most TOIs' stars. Its sectors reach each FFI cadence (30, 10 min, 200 s).
+FFI_ONLY_TOI = 4987
+FFI_ONLY_SECTORS = (14, 40, 61)
 # The one TOI whose toi row has no pl_tranmid (its period, duration and depth are there); nothing is planted for it.
 NO_EPHEMERIS = "4455.01"
 
@@ -105,6 +109,20 @@ def _ephemeris(planet: Planet, rng: random.Random, first_sector: int) -> Planet:
         return published_ephemeris(planet, planet.period, *REAL_EPHEMERIDES[planet.designation])
     drawn = drawn_ephemeris(planet, rng, sector_mjd(first_sector)[0] + MJD_TO_JD)
     return replace(drawn, epoch_bjd=None) if planet.designation == NO_EPHEMERIS else drawn
+
+
+def build_ffi_only_host(seed: int, start: date, days: int, taken: set[int]) -> Host:
+    """The host of TOI :data:`FFI_ONLY_TOI` (a candidate, ``PC``, with a drawn ephemeris): no SPOC observation and
+    no file of its own; a TIC id none of ``taken`` has. From a generator of its own."""
+    rng = random.Random(f"tess-ffi-only-{seed}")
+    tic = next(t for t in iter(lambda: rng.randrange(10000000, 2000000000), None) if t not in taken)
+    toi = f"{FFI_ONLY_TOI}.01"
+    star = _Star(tic, FFI_ONLY_TOI, f"TOI-{FFI_ONLY_TOI}", rng.uniform(0.0, 360.0), rng.uniform(-89.0, 89.0),
+                 ((f"TOI-{toi}", "PC", _period(rng), toi),))
+    planets = tuple(drawn_ephemeris(p, rng, sector_mjd(FFI_ONLY_SECTORS[0])[0] + MJD_TO_JD)
+                    for p in _build_planets(0, star, rng, start, days))
+    return Host("TESS", tic, star.hostname, round(star.ra, 6), round(star.dec, 6), planets, FFI_ONLY_SECTORS, (),
+                True, f"TOI-{FFI_ONLY_TOI}")
 
 
 def _generated_stars(count: int, rng: random.Random) -> list[_Star]:

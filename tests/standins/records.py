@@ -87,7 +87,9 @@ class Host:
     dec: float
     planets: tuple[Planet, ...]
     units: tuple[int, ...]  # campaigns, quarters or sectors
-    files: tuple[LightCurveFile, ...]  # what the bucket holds for it, every kind; empty if unknown to MAST
+    # what the bucket holds for it, every kind; empty if unknown to MAST, or if MAST has only HLSPs of it (the
+    # FFI-only TOI of a universe with HLSPs: see universe.hlsps_of)
+    files: tuple[LightCurveFile, ...]
     known_to_mast: bool = True
     designation: str = ""  # "KOI-72", "TOI-144", K2 ""
 
@@ -121,6 +123,7 @@ class Product:
     description: str
     size: int
     mission: str = "K2"
+    provenance: str = ""  # an HLSP's (QLP, TESS-SPOC, K2SFF, EVEREST): obs_collection HLSP; "" the mission's own
 
 
 @dataclass(frozen=True)
@@ -140,10 +143,35 @@ class Observation:
     products: tuple[Product, ...]
     mission: str = "K2"
     t_obs_release: float = 0.0  # MJD
+    provenance: str = ""  # an HLSP's (QLP, TESS-SPOC, K2SFF, EVEREST): obs_collection HLSP; "" the mission's own
 
     @property
     def target_name(self) -> str:
         return target_name(self.mission, self.target_id)
+
+
+@dataclass(frozen=True)
+class HlspFile:
+    """One high-level science product light curve (see :mod:`.hlsp`): MAST lists it and its download service serves
+    it; the public bucket holds it only if :func:`.hlsp.in_public_bucket` says so."""
+
+    provenance: str  # QLP, TESS-SPOC, K2SFF or EVEREST
+    mission: str  # the project it was made from: TESS or K2
+    target_id: int  # TIC or EPIC id
+    unit: int  # sector or campaign
+    obsid: str
+    obs_id: str
+    data_uri: str  # mast:HLSP/...
+    key: str  # where the public bucket keeps it (or would): mast/hlsp/...
+    size: int
+    rows: int  # rows of its light-curve table (K2SFF: of each aperture's table)
+    exptime: float  # seconds
+    released: float = 0.0  # its observation's t_obs_release (MJD)
+    in_bucket: bool = False  # the public bucket holds it (else only MAST's download service serves it)
+
+    @property
+    def filename(self) -> str:
+        return self.key.rsplit("/", 1)[1]
 
 
 HostBuilder = Callable[..., tuple[Host, list[Observation]]]

@@ -13,7 +13,11 @@ behind a small middleware adding request counts, latency and faults:
 Extras for reliability and security tests (off by default): ``body_delay_s`` sends object
 bodies in 8 KiB pieces with that pause between them (a copy can be caught half-way), and
 ``request_log`` records each request's method, path, query, Host and ``Authorization`` headers, whether it
-was presigned, and a copy's source and the source ETag it was pinned to.
+was presigned, and a copy's source and the source ETag it was pinned to. :meth:`S3Standin.public_reads` counts,
+by key, the reads of ``stpubdata`` objects (GETs and copies out of it): what came from the bucket.
+
+The bucket holds every light curve of the universe, its field stars and decoys, and the HLSPs
+:func:`.hlsp.in_public_bucket` says it holds (``universe.bucket_hlsp_files``).
 
 Like the real bucket, ``stpubdata`` holds objects uploaded in parts, whose ETag is ``<md5 of the parts' MD5s>-<parts>``
 (:func:`uploaded_in_parts` says which), beside objects put whole (ETag: the MD5 of the content).
@@ -51,7 +55,7 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from ._server import HOST, BackgroundServer, ConnectionTrackingMixin
 from .faults import FaultQueue, Instrumented, RequestCounter
-from .records import LightCurveFile
+from .records import HlspFile, LightCurveFile
 from .universe import Universe
 
 PUBLIC_BUCKET = "stpubdata"
@@ -146,6 +150,19 @@ class S3Standin(Instrumented):
         fileobj = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
         self._client.upload_fileobj(fileobj, bucket, key)
 
+    def public_reads(self) -> Counter[str]:
+        """Reads of ``stpubdata`` objects since the last reset, by key: object GETs (each part of a ranged read
+        counts) and server-side copies out of it. Listings and HEADs are not reads."""
+        reads: Counter[str] = Counter()
+        with self._log_lock:
+            entries = list(self.request_log)
+        for entry in entries:
+            source = entry["path"] if entry["method"] == "GET" else entry["copy_source"] or ""
+            bucket, _, key = unquote(source.split("?", 1)[0]).lstrip("/").partition("/")
+            if bucket == PUBLIC_BUCKET and key and (entry["method"] == "GET" or entry["method"] == "PUT"):
+                reads[key] += 1
+        return reads
+
     def etag(self, key: str, bucket: str = PUBLIC_BUCKET) -> str:
         """The object's ETag without quotes (read in process: no request is counted or logged)."""
         return _moto_backend().get_object(bucket, key).etag.strip('"')
@@ -165,7 +182,7 @@ class S3Standin(Instrumented):
 
     # --- internals ------------------------------------------------------------------------
     def _upload_universe(self, universe: Universe) -> None:
-        def upload(file: LightCurveFile) -> None:
+        def upload(file: LightCurveFile | HlspFile) -> None:
             content = universe.fits_bytes(file)
             if uploaded_in_parts(file):
                 self._upload_in_parts(file.key, content)
@@ -173,7 +190,7 @@ class S3Standin(Instrumented):
                 self._client.put_object(Bucket=PUBLIC_BUCKET, Key=file.key, Body=content)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(upload, universe.files + universe.field_files))
+            list(pool.map(upload, universe.files + universe.field_files + universe.bucket_hlsp_files))
         self.load_directly(universe.decoys)  # over a thousand small objects: no HTTP request each
 
     def _upload_in_parts(self, key: str, content: bytes) -> None:

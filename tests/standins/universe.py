@@ -13,24 +13,26 @@ from datetime import date
 from functools import cached_property
 from threading import Lock
 
-from . import missions_k2, missions_kepler, missions_tess
+from . import hlsp, missions_k2, missions_kepler, missions_tess
 from .field_stars import build_field
-from .fits_factory import make_kepler_llc_fits, make_llc_fits, make_tess_lc_fits, transits_of
+from .fits_factory import make_kepler_llc_fits, make_llc_fits, make_tess_lc_fits, make_tess_spoc_fits, transits_of
+from .hlsp_fits import make_everest_fits, make_k2sff_fits, make_qlp_fits
 from .missions_k2 import K2_CAMPAIGNS, LC_EXPTIME, SC_EXPTIME, build_k2
 from .missions_kepler import build_kepler, make_bundle
 from .missions_tess import build_tess
-from .records import CONFIRMED, MISSIONS, Host, LightCurveFile, Observation, Planet, Product
+from .records import CONFIRMED, MISSIONS, HlspFile, Host, LightCurveFile, Observation, Planet, Product
 
 FITS_CACHE_BYTES = 64 * 2**20  # files kept once made; making one takes 10-30 ms (a 20-s TESS one, 12 MB: 0.1 s)
 
 __all__ = [
-    "K2_CAMPAIGNS", "LC_EXPTIME", "MISSIONS", "SC_EXPTIME", "Host", "LightCurveFile", "Observation", "Planet",
-    "Product", "Universe", "bucket_path_for_uri", "build_universe",
+    "K2_CAMPAIGNS", "LC_EXPTIME", "MISSIONS", "SC_EXPTIME", "HlspFile", "Host", "LightCurveFile", "Observation",
+    "Planet", "Product", "Universe", "bucket_path_for_uri", "build_universe",
 ]
 
 
 def bucket_path_for_uri(uri: str) -> str | None:
-    """The path MAST's path_lookup gives for a dataURI (``/k2/public/...``), None if it has none."""
+    """The path MAST's path_lookup gives for a dataURI (``/k2/public/...``), None if it has none (HLSPs: none, see
+    :mod:`.hlsp`)."""
     if uri.startswith(missions_k2.MAST_PREFIX):
         return "/" + missions_k2.bucket_key(uri[len(missions_k2.MAST_PREFIX):])
     for prefix in missions_kepler.MAST_PREFIXES:
@@ -47,19 +49,24 @@ class Universe:
 
     def __init__(self, hosts: tuple[Host, ...], observations: tuple[Observation, ...], seed: int,
                  fits_cache_bytes: int = FITS_CACHE_BYTES, planted_signal: bool = False,
-                 field_files: tuple[LightCurveFile, ...] = (), decoys: tuple[tuple[str, bytes], ...] = ()) -> None:
+                 field_files: tuple[LightCurveFile, ...] = (), decoys: tuple[tuple[str, bytes], ...] = (),
+                 hlsp_files: tuple[HlspFile, ...] = (), hlsp_observations: tuple[Observation, ...] = ()) -> None:
         self.hosts = hosts
         # in the bucket only: light curves of stars without planets (see field_stars), and objects that are not
         # light curves (key, bytes)
         self.field_files = field_files
         self.decoys = decoys
         self.planted_signal = planted_signal  # light curves carry a sinusoid (fits_factory.planted_period_days)
-        self.observations = observations
+        self.observations = observations  # the missions' own (obs_collection K2, Kepler, TESS)
         self.seed = seed
         self.files: tuple[LightCurveFile, ...] = tuple(f for h in hosts for f in h.files)
+        # High-level science products (only with build_universe(hlsps=True)): MAST lists their observations beside
+        # the missions' own (obs_collection HLSP); the public bucket holds the files whose in_bucket is set.
+        self.hlsp_files = hlsp_files
+        self.hlsp_observations = hlsp_observations
         self._by_id = {(h.mission, h.target_id): h for h in hosts}
         self._by_name = {h.hostname: h for h in hosts}
-        self._files_by_uri = {f.data_uri: f for f in self.files}
+        self._files_by_uri: dict[str, LightCurveFile | HlspFile] = {f.data_uri: f for f in self.files + hlsp_files}
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cached_bytes = 0
         self._cache_limit = fits_cache_bytes
@@ -74,14 +81,30 @@ class Universe:
     def host_by_name(self, hostname: str) -> Host:
         return self._by_name[hostname]
 
-    def file_by_uri(self, uri: str) -> LightCurveFile | None:
+    def file_by_uri(self, uri: str) -> LightCurveFile | HlspFile | None:
+        """The light curve (a mission's or an HLSP) with this dataURI: what MAST's download service serves."""
         return self._files_by_uri.get(uri)
+
+    @property
+    def mast_observations(self) -> tuple[Observation, ...]:
+        """Every observation MAST lists: the missions' own, then the HLSPs'."""
+        return self.observations + self.hlsp_observations
 
     @cached_property
     def products(self) -> tuple[Product, ...]:
-        return tuple(p for o in self.observations for p in o.products)
+        return tuple(p for o in self.mast_observations for p in o.products)
 
-    def fits_bytes(self, file: LightCurveFile) -> bytes:
+    def hlsps_of(self, host: Host, provenance: str | None = None) -> tuple[HlspFile, ...]:
+        """The host's HLSP light curves (of one provenance, if given), in sector or campaign order."""
+        return tuple(f for f in self.hlsp_files if (f.mission, f.target_id) == (host.mission, host.target_id)
+                     and provenance in (None, f.provenance))
+
+    @property
+    def bucket_hlsp_files(self) -> tuple[HlspFile, ...]:
+        """The HLSP light curves the public bucket holds (:func:`.hlsp.in_public_bucket`)."""
+        return tuple(f for f in self.hlsp_files if f.in_bucket)
+
+    def fits_bytes(self, file: LightCurveFile | HlspFile) -> bytes:
         """The file's content (a bundle: the tar's), generated on first use, kept in an LRU cache of at most
         ``fits_cache_bytes``."""
         with self._lock:
@@ -97,10 +120,12 @@ class Universe:
                 self._cached_bytes -= len(self._cache.popitem(last=False)[1])
         return content
 
-    def _make(self, file: LightCurveFile) -> bytes:
+    def _make(self, file: LightCurveFile | HlspFile) -> bytes:
         host = self._by_id.get((file.mission, file.target_id))  # None for a field star
         ra, dec = (host.ra, host.dec) if host else (0.0, 0.0)
         transits = transits_of(host.planets) if host else ()  # at the planets' archive ephemerides
+        if isinstance(file, HlspFile):
+            return self._make_hlsp(file, ra, dec, transits)
         if file.mission == "K2":
             return make_llc_fits(file.target_id, file.unit, file.rows, self.seed, self.planted_signal, ra, dec,
                                  transits)
@@ -112,6 +137,15 @@ class Universe:
         cadence = 20 if file.kind == "fast-lc" else 120
         return make_tess_lc_fits(file.target_id, file.unit, file.rows, self.seed, cadence, ra, dec,
                                  self.planted_signal, transits)
+
+    def _make_hlsp(self, file: HlspFile, ra: float, dec: float, transits: tuple) -> bytes:
+        star = (file.target_id, file.unit, file.rows, self.seed)
+        if file.provenance == hlsp.QLP:
+            return make_qlp_fits(*star, file.exptime, ra, dec, self.planted_signal, transits)
+        if file.provenance == hlsp.TESS_SPOC:
+            return make_tess_spoc_fits(*star, file.exptime, ra, dec, self.planted_signal, transits)
+        make = make_k2sff_fits if file.provenance == hlsp.K2SFF else make_everest_fits
+        return make(*star, ra, dec, self.planted_signal, transits)
 
     @staticmethod
     def _earlier_cadences(host: Host | None, file: LightCurveFile) -> int:
@@ -134,7 +168,7 @@ class Universe:
 def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026, 11, 20), days: int = 5,
                    fits_rows: int | None = None, unknown_to_mast: int = 0, kepler_hosts: int | None = None,
                    tess_hosts: int | None = None, planted_signal: bool = False, field_stars: bool = True,
-                   real_k2: bool = False) -> Universe:
+                   real_k2: bool = False, hlsps: bool = False) -> Universe:
     """Build a deterministic synthetic sky: K2 hosts first, then Kepler, then TESS.
 
     K2 (``n_hosts`` hosts, plus ``unknown_to_mast``):
@@ -181,6 +215,11 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
     With ``planted_signal`` every light curve's flux carries a sinusoid (see :mod:`.fits_factory`); sizes stay.
     With ``field_stars``, the bucket also holds stars without planets and decoy objects in the campaigns and sectors
     of the first hosts (see :mod:`.field_stars`).
+
+    With ``hlsps`` (off by default: every universe without it is as it was), MAST also lists high-level science
+    products: QLP and TESS-SPOC light curves of the TESS hosts, K2SFF and EVEREST ones of the K2 hosts, and one more
+    TESS host (TOI :data:`.missions_tess.FFI_ONLY_TOI`, a candidate) has only those; the bucket holds some of them
+    (see :mod:`.hlsp`: ``universe.hlsp_files``, ``hlsp_observations``, ``hlsps_of(host)``).
     """
     hosts, observations = build_k2(n_hosts, seed, start, days, fits_rows, unknown_to_mast, real_k2)
     for build, count in ((build_kepler, kepler_hosts), (build_tess, tess_hosts)):
@@ -188,5 +227,9 @@ def build_universe(n_hosts: int = 20, *, seed: int = 0, start: date = date(2026,
         hosts += more_hosts
         observations += more_observations
     field_files, decoys = build_field(hosts, seed, fits_rows) if field_stars else ([], [])
+    hlsp_observations, hlsp_files = [], []
+    if hlsps:
+        hosts, hlsp_observations, hlsp_files = hlsp.build_hlsps(hosts, seed, start, days, fits_rows)
     return Universe(tuple(hosts), tuple(observations), seed, planted_signal=planted_signal,
-                    field_files=tuple(field_files), decoys=tuple(decoys))
+                    field_files=tuple(field_files), decoys=tuple(decoys), hlsp_files=tuple(hlsp_files),
+                    hlsp_observations=tuple(hlsp_observations))

@@ -15,7 +15,8 @@ from lightcurve_ingest.settings import HTTP_ATTEMPTS, http_timeout_seconds
 
 # A whole query may last this many request timeouts: every try of a request, plus one for their backoff.
 QUERY_BUDGET_TIMEOUTS = HTTP_ATTEMPTS + 1
-OBSERVATION_COLUMNS = ("obsid", "obs_id", "target_name", "t_exptime", "obs_collection", "t_obs_release")
+OBSERVATION_COLUMNS = ("obsid", "obs_id", "target_name", "t_exptime", "obs_collection", "provenance_name",
+                       "t_obs_release")
 PRODUCT_COLUMNS = ("obsID", "obs_id", "dataURI", "productSubGroupDescription", "productFilename", "size")
 
 

@@ -44,7 +44,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lightcurve_ingest.domain.catalog_records import CatalogFile, ObjectState, TargetState, TargetStatus
-from lightcurve_ingest.errors import DiskFullError
+from lightcurve_ingest.domain.missions import get_mission
+from lightcurve_ingest.errors import DiskFullError, InvalidInputError
 from lightcurve_ingest.settings import (
     CATALOG_CHECKPOINT_EVERY,
     CATALOG_COMMIT_ATTEMPTS,
@@ -69,7 +70,7 @@ PARTITION_BY = ["mission"]
 FILE_COLUMNS = [
     "destination_uri", "mission", "target_id", "target", "observing_unit", "source_key", "data_uri", "obs_id",
     "obsid", "product_filename", "mast_size", "size", "sha256", "fits_checksum_verified", "copy_method",
-    "ingested_at", "run_id",
+    "ingested_at", "run_id", "product", "cadence_s", "source", "fits_checksum",
 ]
 TARGET_COLUMNS = ["mission", "target_id", "target", "disposition", "objects", "status", "files", "run_id",
                   "updated_at"]
@@ -91,7 +92,7 @@ TABLE_DIRS = {VIEWS_TABLE: f"{TRAINING_DIR}/{VIEWS_TABLE}", SERIES_TABLE: f"{TRA
 COLUMNS = {FILES_TABLE: FILE_COLUMNS, TARGETS_TABLE: TARGET_COLUMNS, OBJECTS_TABLE: OBJECT_COLUMNS,
            VIEWS_TABLE: VIEW_COLUMNS, SERIES_TABLE: SERIES_COLUMNS}
 INT_COLUMNS = {"target_id", "observing_unit", "mast_size", "size", "files", "label", "n_transits", "n_points"}
-FLOAT_COLUMNS = {"period_days", "epoch", "duration_hours", "depth_ppm", "local_depth_ppm"}
+FLOAT_COLUMNS = {"period_days", "epoch", "duration_hours", "depth_ppm", "local_depth_ppm", "cadence_s"}
 VECTOR_COLUMNS = {"global_view", "local_view", "odd_view", "even_view", "secondary_view", "flux"}  # float32 lists
 TEXT_LIST_COLUMNS = {"source_files"}
 BOOL_COLUMNS = {"fits_checksum_verified"}
@@ -99,7 +100,8 @@ TIME_COLUMNS = {"ingested_at", "updated_at", "built_at"}
 # pandas dtypes that would otherwise drift with the rows of a commit (a None unit, an empty table)
 DTYPES = {
     FILES_TABLE: {"target_id": "int64", "observing_unit": "Int64", "mast_size": "int64", "size": "int64",
-                  "fits_checksum_verified": "bool"},
+                  "fits_checksum_verified": "bool", "cadence_s": "float64", "product": "str", "source": "str",
+                  "fits_checksum": "str"},
     TARGETS_TABLE: {"target_id": "int64", "files": "int64"},
     OBJECTS_TABLE: {"target_id": "int64",
                     **dict.fromkeys(["period_days", "epoch", "duration_hours", "depth_ppm"], "float64")},
@@ -154,11 +156,69 @@ def schema(table: str) -> Any:
 
 
 def upgrade(frame: Any, table: str) -> Any:
-    """A table in today's layout: a first-release table gets ``mission`` = K2 and the neutral id/unit names."""
+    """A table in today's layout: a first-release table gets ``mission`` = K2 and the neutral id/unit names; a
+    files table from before the products gets each file's ``product``, ``cadence_s`` and ``source`` as they were
+    then (its mission's own pipeline's, from its key, the public bucket), and one from before the
+    ``fits_checksum`` column its value (see ``_with_checksum_states``)."""
     if "epic_id" in frame.columns and "mission" not in frame.columns:
         frame = frame.rename(columns=LEGACY_RENAMES[table]).assign(mission="K2")
     missing = {c: "" if c in ("disposition", "objects") else None for c in COLUMNS[table] if c not in frame.columns}
-    return _typed(frame.assign(**missing)[COLUMNS[table]], table)
+    frame = frame.assign(**missing)
+    if table == FILES_TABLE and len(frame) and frame["product"].isna().any():
+        frame = _with_products(frame)
+    if table == FILES_TABLE and len(frame) and _no_checksum_state(frame).any():
+        frame = _with_checksum_states(frame)
+    return _typed(frame[COLUMNS[table]], table)
+
+
+def _with_product_values(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a files table not yet rewritten in today's layout, with the values ``upgrade`` gives."""
+    for row in rows:
+        if row.get("product") is None and "source_key" in row and row.get("mission"):
+            mission = get_mission(row["mission"])
+            row.update(product=mission.own_product, cadence_s=_old_cadence(mission, row["source_key"]),
+                       source="bucket")
+        if not row.get("fits_checksum") and "fits_checksum_verified" in row:
+            row["fits_checksum"] = _old_checksum_state(row["fits_checksum_verified"])
+    return rows
+
+
+def _with_products(frame: Any) -> Any:
+    """The files recorded before products were: their mission's own pipeline's, copied from the bucket."""
+    frame = frame.copy()
+    old = frame["product"].isna()
+    missions = [get_mission(m) for m in frame.loc[old, "mission"]]
+    frame.loc[old, "product"] = [m.own_product for m in missions]
+    frame.loc[old, "cadence_s"] = [_old_cadence(m, k) for m, k in zip(missions, frame.loc[old, "source_key"],
+                                                                       strict=True)]
+    frame.loc[old, "source"] = "bucket"
+    return frame
+
+
+def _with_checksum_states(frame: Any) -> Any:
+    """The files recorded before the ``fits_checksum`` column: "verified" where their sums matched, else "not
+    read" (an older row cannot tell a file without sums from one whose sums were not read)."""
+    frame = frame.copy()
+    old = _no_checksum_state(frame)
+    frame.loc[old, "fits_checksum"] = [_old_checksum_state(v) for v in frame.loc[old, "fits_checksum_verified"]]
+    return frame
+
+
+def _no_checksum_state(frame: Any) -> Any:
+    """Rows without a ``fits_checksum`` value (an older row, or a record built without one)."""
+    return frame["fits_checksum"].isna() | (frame["fits_checksum"] == "")
+
+
+def _old_checksum_state(verified: Any) -> str:
+    return "verified" if verified is True or verified == 1 else "not read"
+
+
+def _old_cadence(mission: Any, key: Any) -> float:
+    """The cadence of a file recorded before products were: by its key's kind, or the mission's own kind's."""
+    try:
+        return mission.cadence_of_key(key)
+    except InvalidInputError:
+        return mission.products[0].cadence_s
 
 
 def frame(table: str, rows: Iterable[dict[str, Any]], extra: Sequence[str] = ()) -> Any:
@@ -182,7 +242,8 @@ def _typed(frame: Any, table: str) -> Any:
 def _arrow(frame: Any, table: str) -> Any:
     import pyarrow as pa
 
-    return pa.Table.from_pandas(frame[COLUMNS[table]], schema=schema(table), preserve_index=False, safe=False)
+    return pa.Table.from_pandas(frame.reindex(columns=COLUMNS[table]), schema=schema(table), preserve_index=False,
+                                safe=False)
 
 
 def _expression(filters: Filters | None) -> Any:
@@ -281,8 +342,8 @@ class Catalog:
 
         if not rows:
             return 0
-        frame = pd.DataFrame(rows, columns=COLUMNS[table]).drop_duplicates(subset=KEYS[table], keep="last")
-        batch = _arrow(_typed(frame, table), table)
+        frame = upgrade(pd.DataFrame(rows), table).drop_duplicates(subset=KEYS[table], keep="last")
+        batch = _arrow(frame, table)
 
         for attempt in range(CATALOG_COMMIT_ATTEMPTS):
             try:
@@ -316,7 +377,8 @@ class Catalog:
         else:
             found = _scan(delta, _expression(filters), columns, prune=_expression(_ranges(filters)))
         rows = found.to_pylist()
-        return _newest_rows(rows, table) if _has_duplicate_keys(found, table) else rows
+        rows = _newest_rows(rows, table) if _has_duplicate_keys(found, table) else rows
+        return _with_product_values(rows) if table == FILES_TABLE else rows
 
     def _delta(self, table: str) -> Any:
         from deltalake import DeltaTable
@@ -339,6 +401,8 @@ class Catalog:
         delta = self._delta(table)
         if delta is None:
             return self._create(table, batch)
+        if set(COLUMNS[table]) - set(delta.schema().to_arrow().names):
+            delta = self._upgrade_layout(delta, table)
         existing = self._existing_keys(delta, table, batch)
         if existing == 0:
             self._write(delta, batch, "append")
@@ -364,6 +428,19 @@ class Catalog:
                 raise
             raise _LostRace(f"another writer created the table first ({err})") from err
         return len(merged) - len(legacy)
+
+    def _upgrade_layout(self, delta: Any, table: str) -> Any:
+        """Rewrite a table of an older layout in today's, every row kept and given the new columns' values (see
+        ``upgrade``): one new version. A writer that committed meanwhile makes it fail, and the commit is tried
+        again."""
+        rows = delta.to_pyarrow_dataset().to_table().to_pandas()
+        log.info("Catalog %s: rewriting its %d rows with the columns %s", table, len(rows),
+                 sorted(set(COLUMNS[table]) - set(rows.columns)))
+        from deltalake import write_deltalake
+
+        write_deltalake(delta, _arrow(upgrade(rows, table), table), mode="overwrite", schema_mode="overwrite",
+                        partition_by=PARTITION_BY)
+        return self._delta(table)
 
     def _existing_keys(self, delta: Any, table: str, batch: Any) -> int:
         """How many of the batch's keys the table holds already (reading only the key columns of the files whose

@@ -50,6 +50,12 @@ class CatalogFile:
     copy_method: str
     ingested_at: datetime
     run_id: str
+    product: str  # MAST's provenance name: "SPOC", "QLP", "K2SFF"...
+    cadence_s: float
+    source: str  # where the bytes came from: "bucket" (the public bucket) or "mast" (MAST's download service)
+    # its FITS sums: "verified" (they matched), "absent" (it carries none: astropy checked its structure) or
+    # "not read" (a server-side copy, checked by its size and ETag); "" only in a record built without it
+    fits_checksum: str = ""
 
     def row(self) -> dict[str, Any]:
         """The record as the table stores it."""
@@ -66,7 +72,9 @@ class CatalogFile:
             product_filename=_text(row, "product_filename"), mast_size=int(row.get("mast_size") or 0),
             size=int(row.get("size") or 0), sha256=_text(row, "sha256"),
             fits_checksum_verified=bool(row.get("fits_checksum_verified")), copy_method=_text(row, "copy_method"),
-            ingested_at=row["ingested_at"], run_id=_text(row, "run_id"))
+            ingested_at=row["ingested_at"], run_id=_text(row, "run_id"), product=_text(row, "product"),
+            cadence_s=_number(row, "cadence_s") or 0.0, source=_text(row, "source"),
+            fits_checksum=_text(row, "fits_checksum"))
 
 
 @dataclass(frozen=True)

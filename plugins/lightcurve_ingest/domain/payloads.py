@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +98,8 @@ class LightCurveFile:
     obs_id: str
     obsid: str
     product_filename: str
+    product: str = ""  # its product as MAST's provenance_name names it: "SPOC", "QLP", "K2SFF"...
+    cadence_s: float = 0.0  # seconds between its cadences
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +138,7 @@ class Shard:
     unit: int
     prefix: str  # a folder of the public bucket, ending in "/"
     label: str
+    product: str = ""  # the product whose files it holds ("" : the mission's own)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,13 +146,35 @@ class Shard:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Shard:
         return cls(mission=str(data["mission"]), unit=int(data["unit"]), prefix=str(data["prefix"]),
-                   label=str(data["label"]))
+                   label=str(data["label"]), product=str(data.get("product") or ""))
+
+
+@dataclass(frozen=True)
+class HttpsWork:
+    """What a batch's copy step leaves to its HTTPS step (``download_light_curves``, in the ``mast_download``
+    pool): the files to fetch from MAST's download service, and their targets, which the copy step left pending."""
+
+    files: tuple[LightCurveFile, ...]
+    targets: tuple[Target, ...]
+    failed_targets: tuple[int, ...] = ()  # of those targets, the ones a file of which failed in the copy step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": [f.to_dict() for f in self.files], "targets": [t.to_dict() for t in self.targets],
+                "failed_targets": list(self.failed_targets)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HttpsWork:
+        return cls(files=tuple(LightCurveFile.from_dict(f) for f in data["files"]),
+                   targets=tuple(Target.from_dict(t) for t in data["targets"]),
+                   failed_targets=tuple(int(i) for i in data.get("failed_targets") or ()))
 
 
 @dataclass(frozen=True)
 class PartResult:
     """What one copy-and-commit step did, for a batch of targets or a shard of a unit (counts, and the first
-    few failed files: never every key, so XComs stay small); the run summary adds them up."""
+    few failed files: never every key, so XComs stay small); the run summary adds them up. A batch's copy step
+    hands its result to its HTTPS step with the files it deferred (``https``); that step returns the batch's
+    result with its own counts added."""
 
     label: str
     unit: int | None  # the shard's observing unit; None for a batch
@@ -169,13 +194,17 @@ class PartResult:
     bytes_through_worker: int
     new_files: int
     catalog: str
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # copied files and bytes, by source
+    not_in_bucket: list[str] = field(default_factory=list)  # keys ``source: bucket`` could not get, the first few
+    https: HttpsWork | None = None  # what the copy step left to the HTTPS step; None once it is done
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(replace(self, https=None)), "https": self.https.to_dict() if self.https else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PartResult:
-        return cls(**data)
+        https = data.get("https")
+        return cls(**{**data, "https": HttpsWork.from_dict(https) if https else None})
 
 
 @dataclass(frozen=True)
@@ -215,6 +244,7 @@ class PlotJob:
     target: str  # the catalog's label: host name, or the mission id
     observing_unit: int | None
     disposition: str
+    product: str = ""  # which product the file is, so that it is read with its format ("" : the mission's own)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,7 +255,7 @@ class PlotJob:
         return cls(source_key=str(data["source_key"]), mission=str(data["mission"]),
                    target_id=int(data["target_id"]), target=str(data.get("target") or ""),
                    observing_unit=None if unit is None else int(unit),
-                   disposition=str(data.get("disposition") or ""))
+                   disposition=str(data.get("disposition") or ""), product=str(data.get("product") or ""))
 
 
 @dataclass(frozen=True)

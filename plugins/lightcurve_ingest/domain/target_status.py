@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from lightcurve_ingest.domain.catalog_records import CatalogFile, TargetState, TargetStatus
-from lightcurve_ingest.domain.copying import ADOPTED, COPIED, FAILED, CopyResult
+from lightcurve_ingest.domain.copying import ADOPTED, COPIED, DEFERRED, FAILED, CopyResult
 from lightcurve_ingest.domain.missions import Mission
 from lightcurve_ingest.domain.payloads import Target
 
@@ -66,29 +66,43 @@ def _file_record(result: CopyResult, run_id: str, at: datetime) -> CatalogFile:
         destination_uri=result.destination_uri, mission=f.mission, target_id=f.target_id, target=f.target,
         observing_unit=f.unit, source_key=f.source_key, data_uri=f.data_uri, obs_id=f.obs_id, obsid=f.obsid,
         product_filename=f.product_filename, mast_size=f.mast_size, size=result.size, sha256=result.sha256,
-        fits_checksum_verified=result.fits_checksum, copy_method=result.method, ingested_at=at, run_id=run_id)
+        fits_checksum_verified=result.fits_checksum, copy_method=result.method, ingested_at=at, run_id=run_id,
+        product=f.product, cadence_s=f.cadence_s, source=result.source, fits_checksum=result.fits_checksum_state)
 
 
 def batch_states(mission: Mission, targets: Iterable[Target], results: Iterable[CopyResult],
                  recorded: Mapping[int, Collection[str]], run_id: str, at: datetime, *,
-                 not_found: Collection[int] = (), released_only: bool = False) -> list[TargetState]:
+                 not_found: Collection[int] = (), released_only: bool = False,
+                 failed_before: Collection[int] = ()) -> list[TargetState]:
     """Each target of a batch with its new status and the number of its files in the catalog: those recorded
     before (``recorded``: target id -> destination URIs) and the batch's own that did not fail.
-    ``not_found``: the ids MAST listed nothing for."""
+    ``not_found``: the ids MAST listed nothing for. A target with a file deferred to the HTTPS step stays
+    ``pending``: that step gives it its status, knowing from ``failed_before`` which targets a file of failed in
+    the copy step."""
     files = {target_id: set(uris) for target_id, uris in recorded.items()}
-    failed = set()
+    failed, deferred = set(failed_before), set()
     for r in results:
         if r.status == FAILED:
             failed.add(r.file.target_id)
+        elif r.status == DEFERRED:
+            deferred.add(r.file.target_id)
         else:
             files.setdefault(r.file.target_id, set()).add(r.destination_uri)
     states = []
     for target in targets:
         count = len(files.get(target.target_id, ()))
-        status = status_after_batch(found=target.target_id not in not_found, files=count,
-                                    failed=target.target_id in failed, released_only=released_only)
+        status = PENDING if target.target_id in deferred else status_after_batch(
+            found=target.target_id not in not_found, files=count, failed=target.target_id in failed,
+            released_only=released_only)
         states.append(target_state(mission, target, status, count, run_id, at))
     return states
+
+
+def without_own_pipeline(states: Iterable[TargetState], before: Mapping[int, TargetStatus]) -> list[TargetState]:
+    """States after a run of other products than the mission's own pipeline's (``products``): such a run cannot
+    make a target complete, as its pipeline's light curves were not looked for; a target keeps the status it had
+    (``before``), or stays pending, so that the next run of the pipeline's own takes it."""
+    return [s if s.status != COMPLETE else _with_status(s, before.get(s.target_id, PENDING)) for s in states]
 
 
 def mirror_states(mission: Mission, stars: Iterable[Target], results: Iterable[CopyResult],

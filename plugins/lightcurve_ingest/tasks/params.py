@@ -19,6 +19,7 @@ from lightcurve_ingest.settings import (
 from lightcurve_ingest.storage.destination import Destination, parse_destination
 
 MAX_TARGETS_PER_BATCH = 500
+SOURCES = ("auto", "bucket", "mast")  # the source param: where files come from
 MAX_COPY_THREADS = 64
 
 
@@ -74,6 +75,18 @@ def param_specs(mission: Mission) -> dict[str, dict[str, Any]]:
                         "object; every byte then passes through the worker, about twice the run time.",
         ),
     }
+    specs["products"] = dict(
+        default=[mission.own_product], type="array", minItems=1, uniqueItems=True,
+        items={"type": "string", "enum": list(mission.product_names)}, title="Products",
+        description=f"Which light curves to copy: {_products_text(mission)}. Only the mission's own pipeline's "
+                    f"({mission.own_product}) by default. See docs/products.md.",
+    )
+    specs["source"] = dict(
+        default="auto", type="string", enum=list(SOURCES), title="Source",
+        description="Where files come from: auto (the public bucket where it holds a file, MAST's download "
+                    "service over HTTPS otherwise), bucket (the bucket only: files it lacks are reported, not "
+                    "copied) or mast (HTTPS only, e.g. outside AWS where S3 egress is blocked).",
+    )
     if len(tables) > 1:
         specs["object_table"] = dict(
             default=mission.table.name, type="string", enum=list(tables), title="Object table",
@@ -113,6 +126,12 @@ class RunParams:
     include_fast_cadence: bool
     units: list[int] | None = None  # whole campaigns or sectors to mirror (the mission's unit_param)
     object_source: ObjectSource | None = None  # the table targets come from (object_table; None: the mission's own)
+    products: tuple[str, ...] = ()  # the products to copy (MAST's provenance names); () : the mission's own
+    source: str = "auto"  # where files come from: SOURCES
+
+    def asks_own_pipeline(self, mission: Mission) -> bool:
+        """Whether the run copies the mission's own pipeline's light curves (the default)."""
+        return not self.products or mission.own_product in self.products
 
     @classmethod
     def parse(cls, params: dict[str, Any], mission: Mission) -> RunParams:
@@ -131,6 +150,14 @@ class RunParams:
         if units is not None and source.table != mission.table:  # a mirror run labels its stars from the own table
             raise InvalidInputError("object_table", f"cannot be combined with {mission.unit_param}: whole "
                                                     f"{mission.unit_name}s take their labels from {mission.table.name}")
+        products = mission.check_products(value["products"])
+        if units is not None and value["source"] == "mast":
+            raise InvalidInputError("source", f"a mirror run ({mission.unit_param}) lists the public bucket and "
+                                              "copies from it: use source auto or bucket, or targets with source mast")
+        fast = _boolean(value.get("include_fast_cadence", False), "include_fast_cadence")
+        if fast and mission.own_product not in products:
+            raise InvalidInputError("include_fast_cadence", f"the 20-second light curves are {mission.own_product}'s: "
+                                                            f"add {mission.own_product} to products or turn it off")
         return cls(
             destination=parse_destination(value["destination"]),
             dest_aws_conn_id=_conn_id(value["dest_aws_conn_id"]),
@@ -141,10 +168,23 @@ class RunParams:
             copy_threads=_integer(value["copy_threads"], "copy_threads", 1, MAX_COPY_THREADS),
             read_back_server_side_copies=_boolean(value["read_back_server_side_copies"],
                                                   "read_back_server_side_copies"),
-            include_fast_cadence=_boolean(value.get("include_fast_cadence", False), "include_fast_cadence"),
+            include_fast_cadence=fast,
             units=units,
             object_source=source,
+            products=products,
+            source=_choice(value["source"], "source", SOURCES),
         )
+
+
+def _products_text(mission: Mission) -> str:
+    return ", ".join([f"{mission.own_product} (the {mission.name} pipeline's)"]
+                     + [f"{p.name} ({p.description})" for p in mission.hlsp_products])
+
+
+def _choice(value: Any, field: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInputError(field, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def _table_defaults(mission: Mission) -> str:

@@ -88,7 +88,7 @@ def missing_plots(request: PlotRequest, storage: Storage) -> list[PlotJob]:
 def _job(labelled: LabelledFile) -> PlotJob:
     f = labelled.file
     return PlotJob(source_key=f.source_key, mission=f.mission, target_id=f.target_id, target=f.target,
-                   observing_unit=f.observing_unit, disposition=labelled.disposition)
+                   observing_unit=f.observing_unit, disposition=labelled.disposition, product=f.product)
 
 
 def _label(jobs: list[PlotJob]) -> str:
@@ -149,7 +149,7 @@ def render_one(job: PlotJob, storage: Storage, objects: Sequence[ObjectState] = 
 
     if storage.size(job.source_key) is None:
         raise BadLightCurveError("the catalog lists it but the destination has no such file")
-    fmt = get_mission(job.mission).light_curve_format
+    fmt = get_mission(job.mission).format_of(job.product)
     with storage.fetched(job.source_key) as path:
         curve = read_light_curve(path, fmt)
     try:

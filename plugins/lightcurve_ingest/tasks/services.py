@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightcurve_ingest.clients.mast import MastClient
+from lightcurve_ingest.clients.mast_download import MastDownloads
 from lightcurve_ingest.clients.tap import TapClient
 from lightcurve_ingest.storage.backends import Storage, open_storage
 from lightcurve_ingest.storage.destination import Destination, parse_destination
@@ -33,6 +34,10 @@ class Services:
 
     def mast(self) -> MastClient:
         return MastClient(self.mast_url)
+
+    def mast_downloads(self) -> MastDownloads:
+        """MAST's download service (the ``mast_api`` connection's base URL), for files fetched over HTTPS."""
+        return MastDownloads(self.mast_url)
 
     def source(self) -> SourceBucket:
         if self.source_hook is None and self.source_hook_factory is not None:

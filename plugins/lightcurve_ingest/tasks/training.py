@@ -38,7 +38,9 @@ from lightcurve_ingest.training.views import GLOBAL_BINS, LOCAL_BINS, ViewSettin
 
 log = logging.getLogger(__name__)
 
-ALL_QUALITY_BITS = (1 << 31) - 1  # QUALITY == 0 only: any flag, named or not, drops the cadence
+# QUALITY == 0: every flag the product defines drops the cadence (lightkurve's "hardest"). Not every bit: EVEREST sets
+# bits of its own on good cadences (in transit, outlier), which no Kepler flag names and lightkurve keeps.
+QUALITY_MASK = "hardest"
 DEFAULT_STARS_PER_BATCH = 20
 EXPORT_DIR = f"{TRAINING_DIR}/export"
 
@@ -131,9 +133,10 @@ def stars(catalog: Catalog, mission: str, target_ids: Iterable[int] | None = Non
     for o in catalog.objects(mission, files.keys()):
         objects.setdefault(o.target_id, []).append(o)
     states = {s.target_id: s for s in catalog.target_states(mission, files.keys())}
+    products = get_mission(mission).product_names
     return [ds.Star(mission=mission, target_id=i, target=states[i].target if i in states else "",
                     disposition=states[i].disposition if i in states else "",
-                    files=tuple(sorted(fs, key=lambda f: f.destination_uri)),
+                    files=ds.preferred_files(sorted(fs, key=lambda f: f.destination_uri), products),
                     objects=tuple(sorted(objects.get(i, ()), key=lambda o: o.object)))
             for i, fs in sorted(files.items())]
 
@@ -206,14 +209,14 @@ def read_curves(storage: Storage, star: ds.Star) -> tuple[list[ds.Curve], list[s
     logged as an ERROR with why."""
     from lightcurve_ingest.quicklook.lightcurve import BadLightCurveError, read_light_curve
 
-    fmt = get_mission(star.mission).light_curve_format
+    mission = get_mission(star.mission)
     curves, bad = [], []
     for f in star.files:
         try:
             if storage.size(f.source_key) is None:
                 raise BadLightCurveError("the catalog lists it but the destination has no such file")
             with storage.fetched(f.source_key) as path:
-                curve = read_light_curve(path, fmt, ALL_QUALITY_BITS)
+                curve = read_light_curve(path, mission.format_of(f.product), QUALITY_MASK)
         except BadLightCurveError as err:
             log.error("Training set: skipping %s: %s", f.destination_uri, err)
             bad.append(f.destination_uri)

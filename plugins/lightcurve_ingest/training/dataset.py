@@ -24,8 +24,8 @@ from lightcurve_ingest.training.records import EMPTY, LightCurveSeries, ObjectVi
 from lightcurve_ingest.training.views import Ephemeris, ViewSettings, build_views, median_bin
 
 # Bump when the detrending, the views or the series change: every row is then rebuilt once.
-PREPROCESSING = ("1: PDCSAP QUALITY==0, per-segment median, other objects' transits cut, biweight 2 durations with "
-                 "transits masked, AstroNet views")
+PREPROCESSING = ("1: science flux, no quality flag, one product a unit, per-segment median, other objects' transits "
+                 "cut, biweight 2 durations with transits masked, AstroNet views")
 SERIES_POINTS = 3197  # the Kaggle "Exoplanet Hunting in Deep Space" set's flux points per star
 SERIES_WINDOW_DAYS = 1.0  # the series' biweight window: a star's own transits are masked, others' are short
 MIN_SERIES_POINTS = 100
@@ -69,6 +69,17 @@ class Settings:
     def __post_init__(self) -> None:
         if isinstance(self.series_points, bool) or not isinstance(self.series_points, int) or self.series_points < 2:
             raise InvalidInputError("series_points", f"must be an integer of at least 2, got {self.series_points!r}")
+
+
+def preferred_files(files: Sequence[CatalogFile], products: Sequence[str]) -> tuple[CatalogFile, ...]:
+    """One product's files of each observing unit: the first of ``products`` (the mission's, its own pipeline's
+    first) that the unit has. Two products of one sector are the same photons twice: stitched together they would
+    fold every transit in twice, on two different trends."""
+    rank = {name: i for i, name in enumerate(products)}
+    best: dict[int | None, int] = {}
+    for f in files:
+        best[f.observing_unit] = min(best.get(f.observing_unit, len(rank)), rank.get(f.product, len(rank)))
+    return tuple(f for f in files if rank.get(f.product, len(rank)) == best[f.observing_unit])
 
 
 def _sha256(payload: object) -> str:

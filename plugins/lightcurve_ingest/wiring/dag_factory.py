@@ -14,13 +14,14 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from lightcurve_ingest.domain.missions import get_mission
-from lightcurve_ingest.settings import MAST_POOL, task_retry_args
+from lightcurve_ingest.settings import MAST_DOWNLOAD_POOL, MAST_POOL, task_retry_args
 from lightcurve_ingest.tasks.params import param_specs
 from lightcurve_ingest.wiring.assets import catalog_asset
 from lightcurve_ingest.wiring.task_usage import measured
 
 WINDOWED_RUN_TYPES = ("scheduled", "backfill")
-DOC = """Daily copy of {name} light curves ({what}) from MAST's public bucket to a destination.
+DOC = """Daily copy of {name} light curves ({what}) from MAST's public bucket (or MAST's download service, for
+files the bucket lacks or with the `source` param) to a destination.
 
 Targets come from the NASA Exoplanet Archive's `{table}` table (the `dispositions` param chooses which stars), or
 from the `targets` param. {schedule} See the project README for params, run modes and the catalog.
@@ -110,9 +111,22 @@ def copy_light_curves(slug: str, listing: dict, params: Any = None) -> dict:
                                                        _run_info(), _services())).to_dict()
 
 
+@task(pool=MAST_DOWNLOAD_POOL, map_index_template="{{ batch_label }}")
+@measured("download_light_curves")
+def download_light_curves(slug: str, copied: dict, params: Any = None) -> dict:
+    """The files the copy task left to MAST's download service, over HTTPS, in a pool of their own; the batch's
+    result (the copy task's, when it left none)."""
+    from lightcurve_ingest.domain.payloads import PartResult
+    from lightcurve_ingest.tasks import ingest
+
+    get_current_context()["batch_label"] = copied["label"]
+    return _fail_fast(lambda: ingest.download_light_curves(get_mission(slug), PartResult.from_dict(copied), params,
+                                                           _run_info(), _services())).to_dict()
+
+
 @task_group(group_id="batch")
 def ingest_batch(slug: str, batch: dict) -> Any:
-    return copy_light_curves(slug, find_light_curves(slug, batch))
+    return download_light_curves(slug, copy_light_curves(slug, find_light_curves(slug, batch)))
 
 
 @task(map_index_template="{{ shard_label }}")

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lightcurve_ingest.domain.ephemerides import EphemerisColumns
-from lightcurve_ingest.domain.formats import LightCurveFormat
+from lightcurve_ingest.domain.formats import LightCurveFormat, product_format
+from lightcurve_ingest.domain.missions.hlsp import HLSP_DATA_URI_PREFIX, HLSP_KEY_PREFIX, HlspProduct
 from lightcurve_ingest.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class KeyInfo:
 
     target_id: int
     unit: int | None
+    product: str = ""  # the product whose key it is ("" : the mission's own)
 
 
 class Mission(ABC):
@@ -88,8 +90,10 @@ class Mission(ABC):
     light_curves: str  # what its DAG copies, in a few words, for the DAG's documentation
     collection: str  # MAST's obs_collection
     table: ArchiveTable
-    products: tuple[ProductKind, ...]
-    light_curve_format: LightCurveFormat  # which columns of its files are what
+    products: tuple[ProductKind, ...]  # the kinds of its own pipeline's light curves
+    own_product: str  # its pipeline's product as MAST's provenance_name names it: "K2", "Kepler", "SPOC"
+    hlsp_products: tuple[HlspProduct, ...] = ()  # the HLSPs its DAG may copy too (the ``products`` param)
+    light_curve_format: LightCurveFormat  # which columns of its own files are what
     ephemeris_columns: EphemerisColumns | None = None  # where its table keeps an object's transits (None: nowhere)
     fast_products: tuple[ProductKind, ...] = ()  # added by the include_fast_cadence param, where there is one
     keeps_observing: bool = False  # scheduled runs also look for newly released light curves of known targets
@@ -212,13 +216,57 @@ class Mission(ABC):
     def product_kinds(self, include_fast_cadence: bool = False) -> tuple[ProductKind, ...]:
         return self.products + (self.fast_products if include_fast_cadence else ())
 
+    # --- products ------------------------------------------------------------------------------------------
+    @property
+    def product_names(self) -> tuple[str, ...]:
+        """Every product its DAG may copy, its own pipeline's first (the ``products`` param's choices)."""
+        return (self.own_product, *(p.name for p in self.hlsp_products))
+
+    def check_products(self, values: Any, field: str = "products") -> tuple[str, ...]:
+        """The products a user asked for, each one of the mission's, once each; anything else is refused."""
+        allowed = ", ".join(self.product_names)
+        if not isinstance(values, list | tuple) or not values:
+            raise InvalidInputError(field, f"{values!r} is not a list of products; choose from {allowed}")
+        for value in values:
+            if value not in self.product_names:
+                raise InvalidInputError(field, f"{value!r} is not a {self.name} product; allowed: {allowed}")
+        return tuple(dict.fromkeys(values))
+
+    def format_of(self, product: str = "") -> LightCurveFormat:
+        """How a file of one of its products is read ("" or its own: its pipeline's format)."""
+        if not product or product == self.own_product:
+            return self.light_curve_format
+        return product_format(product)
+
+    def hlsp(self, name: str) -> HlspProduct:
+        return {p.name: p for p in self.hlsp_products}[name]
+
+    def cadence_of_key(self, key: str) -> float:
+        """A file's cadence in seconds from its key: an HLSP's by its unit, the mission's own by its kind (the file
+        name's end: TESS's 20-second ``-a_fast-lc.fits``)."""
+        info = self.parse_key(key)
+        if info.product:
+            return self.hlsp(info.product).cadence_s(info.unit or 0)
+        kinds = [k for k in self.fast_products + self.products if key.endswith(k.suffix)] or list(self.products)
+        return kinds[0].cadence_s
+
     # --- bucket keys ---------------------------------------------------------------------------------------
     def key_from_data_uri(self, data_uri: str) -> str:
-        """The public-bucket key of a product's dataURI, checked against the mission's key pattern.
+        """The public-bucket key of a product's dataURI, checked against its product's key pattern: an HLSP's
+        (``mast:HLSP/<folder>/...`` -> ``mast/hlsp/<folder>/...``) or the mission's own."""
+        for product in self.hlsp_products:
+            relative = strip_prefix_ignoring_case(data_uri, product.data_uri_prefix)
+            if relative is not None:
+                product.parse_relative_path(relative, "dataURI")
+                return product.key_prefix + relative
+        if strip_prefix_ignoring_case(data_uri, HLSP_DATA_URI_PREFIX) is not None:
+            raise InvalidInputError("dataURI", f"{data_uri!r} is not the dataURI of a {self.name} HLSP the "
+                                               f"project copies ({', '.join(self.product_names[1:]) or 'none'})")
+        return self.own_key_from_data_uri(data_uri)
 
-        Here the key repeats the dataURI's path below ``key_prefix`` (K2, Kepler); a mission whose keys are built
-        otherwise overrides this.
-        """
+    def own_key_from_data_uri(self, data_uri: str) -> str:
+        """The key of a dataURI of the mission's own light curves. Here the key repeats the dataURI's path below
+        ``key_prefix`` (K2, Kepler); a mission whose keys are built otherwise overrides this."""
         relative = strip_prefix_ignoring_case(data_uri, self.data_uri_prefix)
         if relative is None:
             raise InvalidInputError("dataURI", f"{data_uri!r} is not a {self.name} light-curve dataURI")
@@ -226,10 +274,19 @@ class Mission(ABC):
         return self.key_prefix + relative
 
     def parse_key(self, key: str, field: str = "key") -> KeyInfo:
-        """What a key says of its file; a key that does not match the mission's pattern exactly is refused."""
+        """What a key says of its file; a key that does not match its product's pattern exactly is refused."""
+        for product in self.hlsp_products:
+            if isinstance(key, str) and key.startswith(product.key_prefix):
+                target_id, unit = product.parse_relative_path(key[len(product.key_prefix):], field)
+                return KeyInfo(target_id=target_id, unit=unit, product=product.name)
         if not isinstance(key, str) or not key.startswith(self.key_prefix):
-            raise InvalidInputError(field, f"{key!r} is not under {self.key_prefix}")
+            raise InvalidInputError(field, f"{key!r} is not under {self.key_prefix}" + "".join(
+                f" or {p.key_prefix}" for p in self.hlsp_products))
         return self.parse_relative_path(key[len(self.key_prefix):], field)
+
+    def product_of_key(self, key: str) -> str:
+        """The product a valid key belongs to, by name."""
+        return self.parse_key(key).product or self.own_product
 
     @abstractmethod
     def parse_relative_path(self, relative_path: str, field: str) -> KeyInfo:
@@ -241,6 +298,12 @@ class Mission(ABC):
 
     def data_uri_of_key(self, key: str) -> str:
         """MAST's dataURI of a key (the inverse of ``key_from_data_uri``)."""
+        if key.startswith(HLSP_KEY_PREFIX):
+            return HLSP_DATA_URI_PREFIX + key[len(HLSP_KEY_PREFIX):]
+        return self.own_data_uri_of_key(key)
+
+    def own_data_uri_of_key(self, key: str) -> str:
+        """The dataURI of a key of the mission's own light curves."""
         return self.data_uri_prefix + key[len(self.key_prefix):]
 
     # --- whole observing units (mirror runs) ---------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 from lightcurve_ingest.clients.tap import TapClient, adql_list
 from lightcurve_ingest.domain.ephemerides import EphemerisColumns
 from lightcurve_ingest.domain.formats import K2_LLC
+from lightcurve_ingest.domain.missions import hlsp
 from lightcurve_ingest.domain.missions.base import (
     ArchiveObject,
     ArchiveTable,
@@ -55,6 +56,8 @@ class K2(Mission):
         labels=(("CONFIRMED", 1), ("CANDIDATE", None), ("FALSE POSITIVE", 0), ("REFUTED", 0)),
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
+    own_product = "K2"
+    hlsp_products = (hlsp.K2SFF, hlsp.EVEREST)
     light_curve_format = K2_LLC
     # k2pandc follows the Planetary Systems table's units: duration in hours, depth in percent; its epoch's time
     # system is in pl_tsystemref; a planet may have several solutions (default_flag = 1 marks the default one)

@@ -77,6 +77,7 @@ class Kepler(Mission):
         labels=(("CONFIRMED", 1), ("CANDIDATE", None), ("FALSE POSITIVE", 0)),
     )
     products = (ProductKind(cadence_s=1800.0, subgroup="LLC", suffix="_llc.fits"),)
+    own_product = "Kepler"
     light_curve_format = KEPLER_LLC
     # the KOI table's epoch is already in BKJD (koi_time0bk); duration in hours, depth in ppm
     ephemeris_columns = EphemerisColumns(object="kepoi_name", period_days="koi_period", epoch="koi_time0bk",

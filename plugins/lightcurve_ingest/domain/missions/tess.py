@@ -7,6 +7,7 @@ import re
 from lightcurve_ingest.clients.tap import TapClient, adql_list
 from lightcurve_ingest.domain.ephemerides import EphemerisColumns
 from lightcurve_ingest.domain.formats import TESS_SPOC
+from lightcurve_ingest.domain.missions import hlsp
 from lightcurve_ingest.domain.missions.base import (
     ArchiveObject,
     ArchiveTable,
@@ -53,6 +54,8 @@ class Tess(Mission):
         labels=(("CP", 1), ("KP", 1), ("PC", None), ("APC", None), ("FP", 0), ("FA", 0)),
     )
     products = (ProductKind(cadence_s=120.0, subgroup="LC", suffix="-s_lc.fits"),)
+    own_product = "SPOC"
+    hlsp_products = (hlsp.TESS_SPOC, hlsp.QLP)
     light_curve_format = TESS_SPOC
     # the TOI table: epoch in BJD, duration in hours, depth in ppm
     ephemeris_columns = EphemerisColumns(object="toi", period_days="pl_orbper", epoch="pl_tranmid",
@@ -100,7 +103,7 @@ class Tess(Mission):
     def mast_target_name(self, target_id: int) -> str:
         return str(target_id)
 
-    def key_from_data_uri(self, data_uri: str) -> str:
+    def own_key_from_data_uri(self, data_uri: str) -> str:
         """``mast:TESS/product/<file name>`` -> ``tess/public/tid/s<sector>/<TIC16 in fours>/<file name>``."""
         name = strip_prefix_ignoring_case(data_uri, self.data_uri_prefix)
         match = full_match(_FILE, name)
@@ -122,7 +125,7 @@ class Tess(Mission):
             raise InvalidInputError(field, f"{relative_path!r}: its folder and file sectors differ")
         return KeyInfo(target_id=int(tic), unit=int(match.group("sector")))
 
-    def data_uri_of_key(self, key: str) -> str:
+    def own_data_uri_of_key(self, key: str) -> str:
         return self.data_uri_prefix + key.rsplit("/", 1)[-1]
 
     def check_unit(self, unit: object, field: str) -> int:
