@@ -20,10 +20,12 @@ DISPOSITIONS = ["CONFIRMED", "CANDIDATE", "FALSE POSITIVE", "REFUTED"]
 
 @pytest.fixture(scope="module")
 def standins():  # noqa: ANN201
-    """The stand-ins with the real K2 stars too (K2-18, K2-3: their archive ephemerides planted)."""
+    """The K2 stand-ins with the real K2 stars too (K2-18, K2-3: their archive ephemerides planted); no Kepler or
+    TESS star, whose real-size files the S3 stand-in would upload for nothing."""
     from tests.standins import Standins
 
-    with Standins(n_hosts=8, unknown_to_mast=1, real_k2=True) as running, pytest.MonkeyPatch.context() as patch:
+    with Standins(n_hosts=8, unknown_to_mast=1, real_k2=True, kepler_hosts=0, tess_hosts=0) as running, \
+            pytest.MonkeyPatch.context() as patch:
         for name, value in running.airflow_env().items():
             patch.setenv(name, value)
         yield running

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lightcurve_ingest.clients.mast_download import MastDownloads
-from lightcurve_ingest.domain.formats import product_format
 from lightcurve_ingest.domain.missions import Mission
 from lightcurve_ingest.domain.payloads import LightCurveFile
 from lightcurve_ingest.domain.verify import VerificationError, Verified, check_size, verify_file
@@ -178,7 +177,7 @@ class Copier:
     def _verify(self, file: LightCurveFile, path: Path, sizes: dict[str, int]) -> Verified:
         """The file's checks, with its product's light-curve extension (K2SFF's BESTAPER, EVEREST's ARRAYS...)."""
         product = file.product or self.mission.product_of_key(file.source_key)
-        return verify_file(path, sizes, product_format(product).extension)
+        return verify_file(path, sizes, self.mission.format_of(product).extension)
 
     def _download(self, file: LightCurveFile) -> CopyResult:
         """Stream the source into the storage's atomic put; it shows under its name only once verified."""
